@@ -1,0 +1,40 @@
+# Two entry points (see README): `make serve` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_ROOT ?= demo-root
+
+.PHONY: setup serve demo test lint typecheck check bench clean
+
+$(BIN)/outpack: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/outpack
+
+# Builds a small demo root (with a few packets) and serves it.
+demo: setup
+	$(BIN)/python -m outpack.demo $(DEMO_ROOT)
+
+serve: demo
+	$(BIN)/outpack start-server --root $(DEMO_ROOT) --listen $(HOST):$(PORT)
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy
+
+test: setup lint typecheck
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_ROOT) .pytest_cache .mypy_cache .ruff_cache
