@@ -1,0 +1,3 @@
+from outpack.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The `outpack` command line: one module per subcommand, each with `register`."""
