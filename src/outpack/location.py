@@ -47,6 +47,11 @@ def parse_location_record(data: bytes, where: str = "") -> LocationRecord:
         raise InvalidMetadataError(f"Invalid location record{where}: not valid JSON") from err
     if not isinstance(raw, dict):
         raise InvalidMetadataError(f"Invalid location record{where}: expected a JSON object")
+    missing = [key for key in ("packet", "time", "hash") if key not in raw]
+    if missing:
+        raise InvalidMetadataError(
+            f"Invalid location record{where}: required fields missing: {', '.join(missing)}"
+        )
     packet, when, packet_hash = raw.get("packet"), raw.get("time"), raw.get("hash")
     if not (isinstance(packet, str) and is_packet_id(packet)):
         raise InvalidMetadataError(f"Invalid location record{where}: 'packet' must be an id")

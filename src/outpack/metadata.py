@@ -130,7 +130,13 @@ def _optional_object(raw: dict[str, Any], key: str, where: str) -> dict[str, Any
     return value
 
 
+REQUIRED_FIELDS = ("id", "name", "time", "files", "depends")
+
+
 def metadata_from_json(raw: dict[str, Any], where: str = "") -> PacketMetadata:
+    missing = [key for key in REQUIRED_FIELDS if key not in raw]
+    if missing:
+        raise _fail(where, f"required fields missing: {', '.join(missing)}")
     packet_id = raw.get("id")
     if not isinstance(packet_id, str) or not is_packet_id(packet_id):
         raise _fail(where, "'id' must be a packet id")
@@ -149,8 +155,6 @@ def metadata_from_json(raw: dict[str, Any], where: str = "") -> PacketMetadata:
         and _is_number(time_raw.get("end"))
     ):
         raise _fail(where, "'time' must have numeric 'start' and 'end'")
-    if "files" not in raw or "depends" not in raw:
-        raise _fail(where, "'files' and 'depends' are required")
     schema_version = raw.get("schema_version")
     return PacketMetadata(
         id=packet_id,

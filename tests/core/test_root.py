@@ -85,9 +85,9 @@ def test_reads_pyorderly_repo(copy_fixture: Callable[[str], Path]) -> None:
 def test_bad_example_reports_missing_fields(copy_fixture: Callable[[str], Path]) -> None:
     root = Root.open(copy_fixture("outpack-bad-example"))
     assert root.location_names() == ["another"]
-    with pytest.raises(InvalidMetadataError, match="'name' must be a string"):
+    with pytest.raises(InvalidMetadataError, match="required fields missing: name"):
         root.read_metadata("20170818-164847-7574883b")
-    with pytest.raises(InvalidMetadataError, match="'packet' must be an id"):
+    with pytest.raises(InvalidMetadataError, match="required fields missing: packet, time, hash"):
         root.read_location_record("another", "20170818-164830-33e0ab01")
 
 
