@@ -4,11 +4,14 @@ Folders are re-listed only when their modification time changes (or changed
 so recently that a second change within the same clock tick could hide), and
 only entries not seen before are read. Several processes can therefore share
 one root: each sees what the others wrote on its next `refresh`.
+
+With `persistent=True` the catalog starts from the snapshot in
+`.outpack/cache/` (see `outpack.snapshot`) and keeps it current, so a root of
+100,000 packets opens without reading every metadata document.
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
 import os
 import time
@@ -16,18 +19,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from outpack.errors import OutpackError
+from outpack.fsutil import gc_paused, read_many
 from outpack.ids import packet_ids_in
-from outpack.location import LocationRecord, parse_location_record
-from outpack.metadata import PacketMetadata, parse_metadata
+from outpack.location import LOCAL, LocationRecord, parse_location_record
 from outpack.root import Root
+from outpack.snapshot import Snapshot, load_snapshot, save_snapshot
+from outpack.summary import PacketSummary, summarise_metadata_bytes
 
 logger = logging.getLogger(__name__)
 
 # A folder modified less than this long before we listed it may change again
 # without its mtime moving (coarse clocks on network file systems).
 RACY_WINDOW_NS = 2_000_000_000
+# Rewriting the snapshot of a large root costs tens of milliseconds, so under a
+# stream of pushes it is saved at most this often; it never needs to be current.
+SNAPSHOT_INTERVAL_S = 30.0
 
-PacketListener = Callable[[PacketMetadata], None]
+PacketListener = Callable[[PacketSummary], None]
 
 
 @dataclass
@@ -46,34 +54,77 @@ class _FolderState:
 class Changes:
     packets: list[str] = field(default_factory=list)
     records: list[tuple[str, str]] = field(default_factory=list)
+    removed: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.packets or self.records)
+        return bool(self.packets or self.records or self.removed)
 
 
 class Catalog:
-    def __init__(self, root: Root) -> None:
+    def __init__(self, root: Root, *, persistent: bool = False) -> None:
         self.root = root
+        self.persistent = persistent
         self.ids: list[str] = []
+        self.summaries: dict[str, PacketSummary] = {}
         self.invalid: dict[str, str] = {}
         self.records: dict[str, dict[str, LocationRecord]] = {}
         self.version = 0
         self._known: set[str] = set()
         self._folders: dict[str, _FolderState] = {}
         self._listeners: list[PacketListener] = []
+        self._summarise = persistent
+        self._dirty = False
+        self._saved_at = 0.0
+        if persistent:
+            snapshot = load_snapshot(root)
+            if snapshot is not None:
+                self._restore(snapshot)
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        self.summaries = snapshot.summaries
+        self.invalid = snapshot.invalid
+        self.records = snapshot.records
+        self._known = set(snapshot.summaries) | set(snapshot.invalid)
+        self.ids = sorted(self._known)
+        self._saved_at = time.monotonic()
+
+    # -- subscribers ----------------------------------------------------------
 
     def subscribe(self, listener: PacketListener) -> None:
-        """Call `listener` with the metadata of every packet, present and future."""
+        """Call `listener` with the summary of every packet, present and future."""
+        self._ensure_summaries()
         self._listeners.append(listener)
         for packet_id in self.ids:
-            if packet_id not in self.invalid:
-                self._notify_one(listener, packet_id)
+            summary = self.summaries.get(packet_id)
+            if summary is not None:
+                listener(summary)
 
-    def _notify_one(self, listener: PacketListener, packet_id: str) -> None:
-        try:
-            listener(self.root.read_metadata(packet_id))
-        except OutpackError as err:
-            self.invalid[packet_id] = err.message
+    def _ensure_summaries(self) -> None:
+        if self._summarise:
+            return
+        self._summarise = True
+        self._summarise_packets(self.ids)
+
+    def _summarise_packets(self, packet_ids: list[str]) -> list[PacketSummary]:
+        """Read and summarise packets, reporting unreadable ones in `invalid`."""
+        folder = str(self.root.metadata_dir)
+        paths = [os.path.join(folder, packet_id) for packet_id in packet_ids]
+        summaries = []
+        with gc_paused():
+            for packet_id, data in zip(packet_ids, read_many(paths), strict=True):
+                try:
+                    if data is None:
+                        raise OutpackError("metadata file vanished while reading")
+                    summary = summarise_metadata_bytes(data, f" of packet '{packet_id}'")
+                except OutpackError as err:
+                    logger.warning("Skipping packet %s: %s", packet_id, err.message)
+                    self.invalid[packet_id] = err.message
+                    continue
+                self.summaries[packet_id] = summary
+                summaries.append(summary)
+        return summaries
+
+    # -- refreshing -----------------------------------------------------------
 
     def _listing(self, key: str, path: str) -> list[str] | None:
         """The folder's packet ids if it may have changed since last time, else None."""
@@ -92,51 +143,80 @@ class Catalog:
         changes = Changes()
         listed = self._listing("metadata", str(self.root.metadata_dir))
         if listed is not None:
-            for packet_id in listed:
-                if packet_id not in self._known:
-                    self._add_packet(packet_id)
-                    changes.packets.append(packet_id)
+            self._reconcile_packets(listed, changes)
         for location in self.root.location_names():
-            changes.records.extend(self._refresh_location(location))
+            self._refresh_location(location, changes)
         if changes:
             self.version += 1
+            self._dirty = True
+        if self.persistent and self._dirty:
+            self.save(force=False)
         return changes
 
-    def _add_packet(self, packet_id: str) -> None:
-        self._known.add(packet_id)
-        bisect.insort(self.ids, packet_id)
-        if not self._listeners:
+    def _reconcile_packets(self, listed: list[str], changes: Changes) -> None:
+        # Packets are immutable and never deleted in normal use, but a root
+        # edited by hand must not leave ghosts behind.
+        gone = self._known.difference(listed)
+        if gone:
+            self._known -= gone
+            self.ids = [packet_id for packet_id in self.ids if packet_id not in gone]
+            for packet_id in gone:
+                self.summaries.pop(packet_id, None)
+                self.invalid.pop(packet_id, None)
+            changes.removed += len(gone)
+        new = [packet_id for packet_id in listed if packet_id not in self._known]
+        if not new:
+            return
+        self._known.update(new)
+        if self.ids and new[0] < self.ids[-1]:
+            self.ids = sorted(self._known)
+        else:
+            self.ids.extend(new)
+        changes.packets.extend(new)
+        if self._summarise:
+            for summary in self._summarise_packets(new):
+                for listener in self._listeners:
+                    listener(summary)
+
+    def _refresh_location(self, location: str, changes: Changes) -> None:
+        folder = str(self.root.location_dir / location)
+        listed = self._listing(f"location/{location}", folder)
+        if listed is None:
+            return
+        known = self.records.setdefault(location, {})
+        for packet_id in set(known).difference(listed):
+            del known[packet_id]
+            changes.removed += 1
+        new = [packet_id for packet_id in listed if packet_id not in known]
+        paths = [os.path.join(folder, packet_id) for packet_id in new]
+        with gc_paused():
+            for packet_id, data in zip(new, read_many(paths), strict=True):
+                try:
+                    if data is None:
+                        raise OutpackError("record vanished while reading")
+                    known[packet_id] = parse_location_record(data, f" '{location}/{packet_id}'")
+                except OutpackError as err:
+                    logger.warning("Skipping location record %s/%s: %s", location, packet_id, err)
+                    continue
+                changes.records.append((location, packet_id))
+
+    def save(self, *, force: bool = True) -> None:
+        """Write the snapshot (when persistent); without `force`, at most every 30 s."""
+        if not self.persistent or not self._dirty:
+            return
+        now = time.monotonic()
+        if not force and now - self._saved_at < SNAPSHOT_INTERVAL_S and self._saved_at:
             return
         try:
-            metadata = parse_metadata(
-                self.root.read_metadata_bytes(packet_id), f" of packet '{packet_id}'"
-            )
+            save_snapshot(self.root, Snapshot(self.summaries, self.invalid, self.records))
         except OutpackError as err:
-            logger.warning("Skipping packet %s: %s", packet_id, err.message)
-            self.invalid[packet_id] = err.message
-            return
-        for listener in self._listeners:
-            listener(metadata)
+            # The snapshot is an optimisation; failing to write it (read-only
+            # root, full disk) must not fail the request that triggered it.
+            logger.warning("Could not save the catalog snapshot: %s", err.message)
+        self._saved_at = now
+        self._dirty = False
 
-    def _refresh_location(self, location: str) -> list[tuple[str, str]]:
-        folder = self.root.location_dir / location
-        listed = self._listing(f"location/{location}", str(folder))
-        if listed is None:
-            return []
-        known = self.records.setdefault(location, {})
-        added = []
-        for packet_id in listed:
-            if packet_id in known:
-                continue
-            try:
-                known[packet_id] = parse_location_record(
-                    (folder / packet_id).read_bytes(), f" '{folder / packet_id}'"
-                )
-            except (OSError, OutpackError) as err:
-                logger.warning("Skipping location record %s/%s: %s", location, packet_id, err)
-                continue
-            added.append((location, packet_id))
-        return added
+    # -- queries --------------------------------------------------------------
 
     def location_names(self) -> list[str]:
         return [name for name in self.root.location_names() if name in self.records]
@@ -150,4 +230,4 @@ class Catalog:
         return None
 
     def unpacked(self) -> dict[str, LocationRecord]:
-        return self.records.get("local", {})
+        return self.records.get(LOCAL, {})

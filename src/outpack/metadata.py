@@ -133,7 +133,10 @@ def _optional_object(raw: dict[str, Any], key: str, where: str) -> dict[str, Any
 REQUIRED_FIELDS = ("id", "name", "time", "files", "depends")
 
 
-def metadata_from_json(raw: dict[str, Any], where: str = "") -> PacketMetadata:
+def metadata_from_json(
+    raw: dict[str, Any], where: str = "", *, check_files: bool = True
+) -> PacketMetadata:
+    """Check a decoded document; `check_files=False` skips the (long) file list."""
     missing = [key for key in REQUIRED_FIELDS if key not in raw]
     if missing:
         raise _fail(where, f"required fields missing: {', '.join(missing)}")
@@ -161,7 +164,7 @@ def metadata_from_json(raw: dict[str, Any], where: str = "") -> PacketMetadata:
         name=name,
         parameters=parameters,
         time=PacketTime(float(time_raw["start"]), float(time_raw["end"])),
-        files=_parse_files(raw["files"], where),
+        files=_parse_files(raw["files"], where) if check_files else (),
         depends=_parse_depends(raw["depends"], where),
         custom=_optional_object(raw, "custom", where),
         git=_optional_object(raw, "git", where),

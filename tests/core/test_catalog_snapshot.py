@@ -1,0 +1,89 @@
+"""The persistent catalog: a shortcut that is never required for correctness."""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+
+from outpack.catalog import Catalog
+from outpack.packet import create_packet
+from outpack.root import Root
+from outpack.snapshot import load_snapshot, snapshot_path
+from outpack.summary import PacketSummary
+
+
+def build(root: Root, count: int) -> list[str]:
+    return [
+        create_packet(root, f"n{i % 3}", {"f.txt": f"{i}".encode()}, parameters={"i": i})
+        for i in range(count)
+    ]
+
+
+def fresh(root: Root) -> Catalog:
+    catalog = Catalog(Root.open(root.path), persistent=True)
+    catalog.refresh()
+    return catalog
+
+
+def test_snapshot_written_and_reused(new_root: Root) -> None:
+    ids = build(new_root, 5)
+    first = fresh(new_root)
+    assert first.ids == ids
+    assert snapshot_path(new_root).is_file()
+    snapshot = load_snapshot(new_root)
+    assert snapshot is not None and sorted(snapshot.summaries) == ids
+    # A later catalog starts from the snapshot, with equal contents.
+    second = Catalog(Root.open(new_root.path), persistent=True)
+    assert second.ids == ids
+    assert second.summaries == first.summaries
+    assert second.records == first.records
+    summary = second.summaries[ids[2]]
+    assert isinstance(summary, PacketSummary)
+    assert summary.parameters == {"i": 2} and summary.name == "n2"
+
+
+def test_stale_snapshot_is_reconciled(new_root: Root) -> None:
+    ids = build(new_root, 3)
+    fresh(new_root)
+    more = build(new_root, 2)
+    os.unlink(new_root.location_dir / "local" / ids[0])
+    os.unlink(new_root.metadata_dir / ids[0])
+    catalog = fresh(new_root)
+    assert catalog.ids == ids[1:] + more
+    assert sorted(catalog.summaries) == ids[1:] + more
+    assert sorted(catalog.unpacked()) == ids[1:] + more
+
+
+def test_corrupt_or_foreign_snapshot_is_rebuilt(new_root: Root) -> None:
+    ids = build(new_root, 3)
+    fresh(new_root)
+    path = snapshot_path(new_root)
+    for junk in (b"", b"{truncated", b'{"format": "something else"}', orjson.dumps([1, 2])):
+        path.write_bytes(junk)
+        assert load_snapshot(new_root) is None
+        catalog = fresh(new_root)
+        assert catalog.ids == ids and sorted(catalog.summaries) == ids
+        catalog.save()
+        assert load_snapshot(new_root) is not None
+
+
+def test_snapshot_with_wrong_rows_is_ignored(new_root: Root) -> None:
+    build(new_root, 2)
+    fresh(new_root)
+    path = snapshot_path(new_root)
+    document = orjson.loads(path.read_bytes())
+    document["packets"][0] = ["only-an-id"]
+    path.write_bytes(orjson.dumps(document))
+    assert load_snapshot(new_root) is None
+
+
+def test_invalid_packets_are_reported_not_fatal(new_root: Root) -> None:
+    ids = build(new_root, 2)
+    broken = "20200101-000000-0000dead"
+    (new_root.metadata_dir / broken).write_bytes(b'{"id": "20200101-000000-0000dead"}')
+    catalog = fresh(new_root)
+    assert catalog.ids == [broken, *ids]
+    assert "required fields missing" in catalog.invalid[broken]
+    assert broken not in catalog.summaries
+    assert fresh(new_root).invalid == catalog.invalid
