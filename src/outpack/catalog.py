@@ -212,7 +212,7 @@ class Catalog:
         except OutpackError as err:
             # The snapshot is an optimisation; failing to write it (read-only
             # root, full disk) must not fail the request that triggered it.
-            logger.warning("Could not save the catalog snapshot: %s", err.message)
+            logger.info("Could not save the catalog snapshot: %s", err.message)
         self._saved_at = now
         self._dirty = False
 
