@@ -86,6 +86,9 @@ class Catalog:
         self.records = snapshot.records
         self._known = set(snapshot.summaries) | set(snapshot.invalid)
         self.ids = sorted(self._known)
+        self._folders = {
+            key: _FolderState(mtime, listed) for key, (mtime, listed) in snapshot.folders.items()
+        }
         self._saved_at = time.monotonic()
 
     # -- subscribers ----------------------------------------------------------
@@ -94,10 +97,11 @@ class Catalog:
         """Call `listener` with the summary of every packet, present and future."""
         self._ensure_summaries()
         self._listeners.append(listener)
-        for packet_id in self.ids:
-            summary = self.summaries.get(packet_id)
-            if summary is not None:
-                listener(summary)
+        with gc_paused():
+            for packet_id in self.ids:
+                summary = self.summaries.get(packet_id)
+                if summary is not None:
+                    listener(summary)
 
     def _ensure_summaries(self) -> None:
         if self._summarise:
@@ -208,7 +212,9 @@ class Catalog:
         if not force and now - self._saved_at < SNAPSHOT_INTERVAL_S and self._saved_at:
             return
         try:
-            save_snapshot(self.root, Snapshot(self.summaries, self.invalid, self.records))
+            folders = {key: (f.mtime_ns, f.listed_at_ns) for key, f in self._folders.items()}
+            snapshot = Snapshot(self.summaries, self.invalid, self.records, folders)
+            save_snapshot(self.root, snapshot)
         except OutpackError as err:
             # The snapshot is an optimisation; failing to write it (read-only
             # root, full disk) must not fail the request that triggered it.

@@ -10,7 +10,7 @@ is ignored and rebuilt. Writes are atomic, so concurrent processes are safe.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ class Snapshot:
     summaries: dict[str, PacketSummary]
     invalid: dict[str, str]
     records: dict[str, dict[str, LocationRecord]]
+    # folder key -> (mtime_ns, listed_at_ns) when it was last listed, so an
+    # unchanged root is not even listed again on open.
+    folders: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def snapshot_path(root: Root) -> Path:
@@ -50,6 +53,7 @@ def save_snapshot(root: Root, snapshot: Snapshot) -> None:
         "config": _config_fingerprint(root),
         "packets": [summary.to_row() for summary in snapshot.summaries.values()],
         "invalid": snapshot.invalid,
+        "folders": snapshot.folders,
         "records": {
             location: [[r.packet, r.time, r.hash, r.schema_version] for r in records.values()]
             for location, records in snapshot.records.items()
@@ -76,7 +80,10 @@ def _load(root: Root, path: Path) -> Snapshot | None:
             location: {row[0]: LocationRecord(row[0], row[1], row[2], row[3]) for row in rows}
             for location, rows in document["records"].items()
         }
-        return Snapshot(summaries, dict(document["invalid"]), records)
+        folders = {
+            key: (int(mtime), int(listed)) for key, (mtime, listed) in document["folders"].items()
+        }
+        return Snapshot(summaries, dict(document["invalid"]), records, folders)
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
