@@ -5,13 +5,15 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outpack.errors import QueryEvaluationError
+from outpack.config import CoreConfig, init_root
+from outpack.errors import QueryEvaluationError, QueryParseError
 from outpack.query import (
     BooleanExpr,
     BooleanOperator,
@@ -31,8 +33,10 @@ from outpack.query import (
     Uses,
     evaluate,
     parse_query,
+    search,
 )
 from outpack.query.ast import TestValue
+from outpack.query.service import MAX_QUERY_LENGTH
 
 
 @dataclass(frozen=True)
@@ -283,3 +287,13 @@ def test_negation_and_chains_are_linear() -> None:
     assert evaluate(parse_query(negations), index) == set()
     deep = "!(" * 101 + "name == 'a'" + ")" * 101
     assert len(evaluate(parse_query(deep), index)) == count - len(index.with_name("a"))
+
+
+def test_query_length_is_bounded(tmp_path: Path) -> None:
+    path, _ = init_root(tmp_path / "r", CoreConfig())
+    long_query = "name == '" + "x" * MAX_QUERY_LENGTH + "'"
+    with pytest.raises(QueryParseError, match="the limit is 100000"):
+        search(path, long_query)
+    deep = "!(" * 300 + "name == 'a'" + ")" * 300
+    with pytest.raises(QueryEvaluationError, match="nested too deeply"):
+        search(path, deep)

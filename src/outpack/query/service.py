@@ -34,7 +34,11 @@ from outpack.query.parser import parse_query
 from outpack.root import Root
 from outpack.summary import PacketSummary
 
-__all__ = ["apply_scope", "index_for", "search"]
+__all__ = ["MAX_QUERY_LENGTH", "apply_scope", "index_for", "search"]
+
+# Real queries are a few hundred characters; this bounds the work an untrusted
+# caller can ask for (the parser itself has no length or nesting limit).
+MAX_QUERY_LENGTH = 100_000
 
 
 def apply_scope(
@@ -184,6 +188,11 @@ def search(
     Raises QueryParseError for a malformed query and QueryEvaluationError for
     one that cannot be evaluated (e.g. `single` finding two packets).
     """
+    for text in (query, scope):
+        if isinstance(text, str) and len(text) > MAX_QUERY_LENGTH:
+            raise QueryParseError(
+                f"Query is {len(text)} characters long; the limit is {MAX_QUERY_LENGTH}"
+            )
     node = parse_query(query) if isinstance(query, str) else query
     scope_node = parse_query(scope) if isinstance(scope, str) else scope
     node = apply_scope(node, name, scope_node)
