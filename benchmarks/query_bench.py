@@ -1,6 +1,6 @@
 """Query language benchmark: parsing, index building, evaluation, and the peer baseline.
 
-    python benchmarks/query_bench.py [--sizes 1000,10000,100000] [--no-peer]
+    python benchmarks/query_bench.py [--sizes 1000,10000,100000] [--no-peer] [--parse-only]
 
 Prints, in one run:
 1. parse time per query, ours and `outpack_query_parser` (the Rust wheel), and the ratio;
@@ -277,10 +277,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--no-peer", action="store_true", help="skip pyorderly")
+    parser.add_argument(
+        "--parse-only", action="store_true", help="only the parsing section (seconds, not minutes)"
+    )
     args = parser.parse_args()
     sizes = [int(part) for part in args.sizes.split(",")]
     started = time.perf_counter()
     bench_parse()
+    if args.parse_only:
+        return
     made = bench_index(sizes)
     bench_evaluation(made[max(sizes)], peer=not args.no_peer)
     print(f"\n(total {time.perf_counter() - started:.0f}s)")

@@ -81,11 +81,12 @@ def _load(root: Root, path: Path) -> Snapshot | None:
             for location, rows in document["records"].items()
         }
         folders = {
-            key: (int(mtime), int(listed)) for key, (mtime, listed) in document["folders"].items()
+            key: (int(mtime), int(listed))
+            for key, (mtime, listed) in document.get("folders", {}).items()
         }
         return Snapshot(summaries, dict(document["invalid"]), records, folders)
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
-        logger.warning("Ignoring unreadable catalog snapshot %s: %s", path, err)
+        logger.info("Ignoring unreadable catalog snapshot %s: %s", path, err)
         return None

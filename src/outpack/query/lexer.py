@@ -31,25 +31,57 @@ EOF: Final = "EOF"
 
 WHITESPACE: Final = " \t\r\n"
 
+# Token patterns, shared by the two tokenizers below so that they cannot drift apart.
+_STRING_PATTERN = r""""[^"\\]*"|'[^'\\]*'"""
+_NUMBER_PATTERN = r"[+-]?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+_PREFIXED_PATTERN = r"(?:parameter|this|environment):(?:[ \t\r\n]*[A-Za-z0-9_]+)?"
+_KEYWORD_PATTERN = r"id|name|latest|single|true|TRUE|True|false|FALSE|False|usedby|uses|depth"
+_OP_PATTERN = r"[=!<>]{1,2}"
+_WORD_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+
 _TOKEN = re.compile(
-    r"""[ \t\r\n]*(?:
-      (?P<STRING>"[^"\\]*"|'[^'\\]*')
-    | (?P<NUMBER>[+-]?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)
-    | (?P<PREFIXED>(?:parameter|this|environment):(?:[ \t\r\n]*[A-Za-z0-9_]+)?)
-    | (?P<KEYWORD>id|name|latest|single|true|TRUE|True|false|FALSE|False|usedby|uses|depth)
+    rf"""[ \t\r\n]*(?:
+      (?P<STRING>{_STRING_PATTERN})
+    | (?P<NUMBER>{_NUMBER_PATTERN})
+    | (?P<PREFIXED>{_PREFIXED_PATTERN})
+    | (?P<KEYWORD>{_KEYWORD_PATTERN})
     | (?P<AND>&&)
     | (?P<OR>\|\|)
-    | (?P<OP>[=!<>]{1,2})
+    | (?P<OP>{_OP_PATTERN})
     | (?P<LPAREN>\()
     | (?P<RPAREN>\))
-    | (?P<LBRACE>\{)
-    | (?P<RBRACE>\})
+    | (?P<LBRACE>\{{)
+    | (?P<RBRACE>\}})
     | (?P<COMMA>,)
-    | (?P<WORD>[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<WORD>{_WORD_PATTERN})
     | (?P<EOF>\Z)
     | (?P<ERROR>.)
     )""",
     re.VERBOSE | re.DOTALL,
+)
+
+# The same tokens as bare strings, for the parser's fast path: `findall` makes no
+# match objects, which is most of what tokenizing costs. A token's kind is plain
+# from its text (see the fast path in parser.py), positions are not needed there,
+# and the end of the text shows as "" (once or twice). One difference: `()` is a
+# single token, so that `latest()` and `latest( )` stay apart without positions.
+BARE_TOKEN: Final = re.compile(
+    r"[ \t\r\n]*("
+    + "|".join(
+        (
+            _STRING_PATTERN,
+            _NUMBER_PATTERN,
+            _PREFIXED_PATTERN,
+            _KEYWORD_PATTERN,
+            r"&&|\|\|",
+            _OP_PATTERN,
+            r"\(\)?|[){},]",
+            _WORD_PATTERN,
+            r"\Z|.",
+        )
+    )
+    + ")",
+    re.DOTALL,
 )
 
 Token = tuple[str, int, int]

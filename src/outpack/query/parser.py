@@ -8,6 +8,10 @@ Precedence, tightest first: `!` (on one primary), `&&`, `||`; both binary
 operators are left-associative. Each open construct (the whole query, a bracket,
 a function call, a subquery) keeps its own left-deep `&&` chain and `||` chain.
 
+Most queries take a fast path (`_parse_fast`, at the end) over bare token strings
+that only succeeds or gives up; the full parser handles whatever it gives up on
+and is the only place that reports errors.
+
 Error positions follow the reference (a PEG parser): the reported position is
 the start of the construct that failed furthest into the text, e.g. the `latest`
 in `a == 1 && latest x`, not the `x`. Errors found only once the whole query has
@@ -19,7 +23,7 @@ which is also what the reference does for unknown operators.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, TypeAlias
 
 from outpack.query.ast import (
     OPERATORS_BY_SYMBOL,
@@ -46,6 +50,7 @@ from outpack.query.ast import (
 )
 from outpack.query.lexer import (
     AND,
+    BARE_TOKEN,
     COMMA,
     EOF,
     KEYWORD,
@@ -152,6 +157,11 @@ class _Frame:
         return BooleanExpr(BooleanOperator.Or, self.or_acc, self.and_acc)
 
 
+# Field-less nodes are shared: one less allocation per lookup.
+_LOOKUP_ID = LookupId()
+_LOOKUP_NAME = LookupName()
+
+
 def parse_query(text: str) -> QueryNode:
     """Parse a query; raises QueryParseError (a ValueError) with a positioned message."""
     if not isinstance(text, str):
@@ -161,6 +171,11 @@ def parse_query(text: str) -> QueryNode:
     )
     if unquoted:
         return Single(Test(TestOperator.Equal, LookupId(), Literal(unquoted.group(1))))
+    node = _parse_fast(text)
+    return _parse_full(text) if node is None else node
+
+
+def _parse_full(text: str) -> QueryNode:
     tokens = tokenize(text)
     first_kind, first_start, first_end = tokens[0]
     if len(tokens) == 2 and tokens[1][0] == EOF:
@@ -190,11 +205,6 @@ def parse_query(text: str) -> QueryNode:
         pos, end, message = min(semantic)
         raise parse_error(text, pos, message, end=end)
     return node
-
-
-# Field-less nodes are shared: one less allocation per lookup.
-_LOOKUP_ID = LookupId()
-_LOOKUP_NAME = LookupName()
 
 
 def _value(text: str, token: Token) -> TestValue | None:
@@ -386,3 +396,190 @@ def _parse(text: str, tokens: list[Token], semantic: list[tuple[int, int, str]])
             frame = stack.pop()
         frame.add(node)
         state = _AFTER_PRIMARY
+
+
+# The fast path: the same grammar over bare token strings (BARE_TOKEN), for queries
+# that parse cleanly. It gives up (returns None) at anything that would be an error
+# or that needs token positions, the `{...}` subqueries; `_parse_full` then decides,
+# so errors and their positions come from one place. It must never accept a query
+# that `_parse_full` rejects, nor build a different AST: the differential tests,
+# valid queries and near misses alike, go through here first.
+
+_NOT = -1
+_OPENERS: Final = {
+    "!": _NOT,
+    "(": _BRACKETS,
+    "latest": _LATEST,
+    "single": _SINGLE,
+    "usedby": _USEDBY,
+    "uses": _USES,
+}
+_BOOLEAN_TOKENS: Final = {"&&": BooleanOperator.And, "||": BooleanOperator.Or}
+_PREFIXED_LOOKUPS: Final[dict[str, type[LookupParameter | LookupThis | LookupEnvironment]]] = {
+    "parameter": LookupParameter,
+    "this": LookupThis,
+    "environment": LookupEnvironment,
+}
+_QUOTE, _DIGIT, _SIGN = range(3)
+_FIRST_CHARS: Final = {'"': _QUOTE, "'": _QUOTE, "+": _SIGN, "-": _SIGN} | dict.fromkeys(
+    "0123456789", _DIGIT
+)
+_Saved: TypeAlias = tuple[int, bool, BooleanOperator | None, QueryNode | None, QueryNode | None]
+
+
+def _bare_value(token: str) -> TestValue | None:
+    kind = _FIRST_CHARS.get(token[:1])
+    if kind is not None:
+        # A lone quote or sign is an error token; longer ones are strings and numbers.
+        if kind == _DIGIT or len(token) > 1:
+            return Literal(token[1:-1] if kind == _QUOTE else float(token))
+        return None
+    if token == "name":
+        return _LOOKUP_NAME
+    if token == "id":
+        return _LOOKUP_ID
+    boolean = _BOOLEANS.get(token)
+    if boolean is not None:
+        return Literal(boolean)
+    prefix, colon, name = token.partition(":")
+    lookup = _PREFIXED_LOOKUPS.get(prefix)
+    if lookup is None or not colon:
+        return None
+    name = name.lstrip(WHITESPACE)
+    return lookup(name) if name else None
+
+
+def _bare_depth(tokens: list[str], i: int) -> tuple[float, int] | None:
+    """The valid depth argument at `i`, and the index after its ')'."""
+    token = tokens[i]
+    if token == "depth":
+        if tokens[i + 1] != "=":
+            return None
+        token = tokens[i + 2]
+        i += 2
+    kind = _FIRST_CHARS.get(token[:1])
+    if kind == _DIGIT or (kind == _SIGN and len(token) > 1):
+        depth = float(token)
+        if depth > 0 and tokens[i + 1] == ")":
+            return depth, i + 2
+    return None
+
+
+def _parse_fast(text: str) -> QueryNode | None:
+    tokens: list[str] = BARE_TOKEN.findall(text)
+    first = tokens[0]
+    if not first:
+        return None
+    if not tokens[1]:
+        # The two shortforms, valid only as the whole query.
+        if first == "latest":
+            return Latest(None)
+        if first[0] in "\"'" and len(first) > 1:
+            return Test(TestOperator.Equal, _LOOKUP_ID, Literal(first[1:-1]))
+    stack: list[_Saved] = []
+    # What a _Frame holds, in locals because attribute access costs more; the
+    # enclosing constructs wait on `stack` as tuples.
+    kind = _TOP
+    neg = False
+    pending: BooleanOperator | None = None
+    and_acc: QueryNode | None = None
+    or_acc: QueryNode | None = None
+    primary = True  # a primary is expected, not an operator or a closing token
+    may_negate = True
+    i = 0
+    while True:
+        token = tokens[i]
+        i += 1
+        node: QueryNode
+        if primary:
+            opener = _OPENERS.get(token)
+            if opener is None:
+                lhs = _bare_value(token)
+                if lhs is None:
+                    return None
+                operator = OPERATORS_BY_SYMBOL.get(tokens[i])
+                if operator is None:
+                    return None
+                rhs = _bare_value(tokens[i + 1])
+                if rhs is None:
+                    return None
+                node = Test(operator, lhs, rhs)
+                i += 2
+            elif opener == _NOT:
+                if not may_negate:
+                    return None
+                neg = True
+                may_negate = False
+                continue
+            elif opener == _BRACKETS:
+                stack.append((kind, neg, pending, and_acc, or_acc))
+                kind, neg, pending, and_acc, or_acc = _BRACKETS, False, None, None, None
+                may_negate = True
+                continue
+            elif tokens[i] == "(":
+                stack.append((kind, neg, pending, and_acc, or_acc))
+                kind, neg, pending, and_acc, or_acc = opener, False, None, None, None
+                may_negate = True
+                i += 1
+                argument = tokens[i]
+                if (
+                    opener in (_USEDBY, _USES)
+                    and argument[:1] in ("'", '"')
+                    and len(argument) > 1
+                    and tokens[i + 1] in (")", ",")
+                ):
+                    # The id shortform, allowed as the argument of usedby/uses.
+                    and_acc = Test(TestOperator.Equal, _LOOKUP_ID, Literal(argument[1:-1]))
+                    primary = False
+                    i += 1
+                continue
+            elif opener == _LATEST and tokens[i] == "()":
+                node = Latest(None)
+                i += 1
+            else:
+                return None
+        else:
+            boolean = _BOOLEAN_TOKENS.get(token)
+            if boolean is not None:
+                pending = boolean
+                primary = may_negate = True
+                continue
+            assert and_acc is not None
+            body = and_acc if or_acc is None else BooleanExpr(BooleanOperator.Or, or_acc, and_acc)
+            if token == ")":
+                if kind == _BRACKETS:
+                    node = Brackets(body)
+                elif kind == _LATEST:
+                    node = Latest(body)
+                elif kind == _SINGLE:
+                    node = Single(body)
+                elif kind in (_USEDBY, _USES) and _is_single_valued(body):
+                    node = UsedBy(body, None) if kind == _USEDBY else Uses(body, None)
+                else:
+                    return None
+            elif token == "," and kind in (_USEDBY, _USES) and _is_single_valued(body):
+                found = _bare_depth(tokens, i)
+                if found is None:
+                    return None
+                depth, i = found
+                node = UsedBy(body, depth) if kind == _USEDBY else Uses(body, depth)
+            elif not token and kind == _TOP:
+                return body
+            else:
+                return None
+            kind, neg, pending, and_acc, or_acc = stack.pop()
+        if neg:
+            node = Negation(node)
+            neg = False
+        if pending is None:
+            and_acc = node
+        elif pending is BooleanOperator.And:
+            assert and_acc is not None
+            and_acc = BooleanExpr(BooleanOperator.And, and_acc, node)
+            pending = None
+        else:
+            assert and_acc is not None
+            or_acc = and_acc if or_acc is None else BooleanExpr(BooleanOperator.Or, or_acc, and_acc)
+            and_acc = node
+            pending = None
+        primary = False
