@@ -33,8 +33,10 @@ typecheck: setup
 test: setup lint typecheck
 	$(BIN)/pytest
 
+# Benchmarks print ratios against baselines measured in the same run; not part of `make test`.
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/query_bench.py
+	$(BIN)/python benchmarks/server_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_ROOT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,108 @@
+"""`outpack start-server`: serve a root over HTTP to orderly2, pyorderly and Packit."""
+
+from __future__ import annotations
+
+import argparse
+
+from outpack.server.preflight import preflight, remove_stale_temp_files
+from outpack.server.settings import DEFAULT_MAX_BODY_SIZE, ServerSettings, parse_listen
+
+
+def _listen(text: str) -> tuple[str, int]:
+    try:
+        return parse_listen(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "start-server",
+        help="serve an outpack root over HTTP",
+        description=(
+            "Serve the outpack root at --root over HTTP, with the API of the reference "
+            "outpack server (used by orderly2, pyorderly and Packit). The root must use a "
+            "sha256 file store, require a complete tree and have no archive. Stops on "
+            "SIGTERM or SIGINT."
+        ),
+    )
+    parser.add_argument("--root", required=True, metavar="PATH", help="the outpack root to serve")
+    parser.add_argument(
+        "--listen",
+        type=_listen,
+        default=("0.0.0.0", 8000),
+        metavar="HOST:PORT",
+        help="address to listen on (default: 0.0.0.0:8000)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="number of worker processes (default: %(default)s); each sees what the "
+        "others write on its next request",
+    )
+    parser.add_argument(
+        "--max-body-size",
+        type=_positive,
+        default=DEFAULT_MAX_BODY_SIZE,
+        metavar="BYTES",
+        help="largest metadata or JSON request body accepted (default: %(default)s); "
+        "file uploads are streamed and not limited",
+    )
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=_positive,
+        default=5,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long requests in flight may take to finish "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug"),
+        default="info",
+        help="server log level (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="do not write a JSON line per request to stderr",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = preflight(args.root)
+    remove_stale_temp_files(root)
+    # Imported only here: every `outpack` command loads this module to build
+    # its parser, and only this one needs granian and the app.
+    from outpack.server.run import RunOptions, serve  # noqa: PLC0415
+
+    host, port = args.listen
+    settings = ServerSettings(
+        root=str(root.path.resolve()),
+        max_body_size=args.max_body_size,
+        access_log=not args.no_access_log,
+    )
+    serve(
+        settings,
+        RunOptions(
+            host=host,
+            port=port,
+            workers=args.workers,
+            log_level=args.log_level,
+            shutdown_timeout=args.shutdown_timeout,
+        ),
+    )
+    return 0

@@ -1,0 +1,208 @@
+"""The ASGI application: routing, the error envelope, request ids, metrics, access log.
+
+A hand-written ASGI callable rather than a framework: the per-request work
+is a dictionary lookup, a handler call and two `send`s, which is what keeps
+the small routes fast (see benchmarks/server_bench.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+
+import orjson
+
+from outpack.root import Root
+from outpack.server.access_log import AccessLog
+from outpack.server.errors import (
+    ClientDisconnectedError,
+    MethodNotAllowedError,
+    RouteNotFoundError,
+    classify,
+)
+from outpack.server.metrics import HttpMetrics, method_label
+from outpack.server.openapi import openapi_document
+from outpack.server.responses import AnyResponse, FileResponse, Response, failure_response
+from outpack.server.routes import Handlers
+from outpack.server.routing import Match, Receive, Request, Router, Scope, Send
+from outpack.server.settings import ServerSettings
+from outpack.server.uploads import drain_body
+
+logger = logging.getLogger("outpack.server")
+
+UNMATCHED = "unmatched"
+FILE_CHUNK = 1 << 20
+PATHSEND = "http.response.pathsend"
+MAX_REQUEST_ID = 200
+CLIENT_CLOSED = 499
+
+
+# Request ids need to be unique, not unpredictable: os.urandom costs a system
+# call (about 10 µs here) per request, the Mersenne Twister a few hundred ns.
+# The generator is re-seeded in each forked worker so workers never share ids.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID_SET = (0x4 << 76) | (0x2 << 62)
+
+
+def new_request_id() -> bytes:
+    """A random (version 4) UUID."""
+    text = f"{(_ids.getrandbits(128) & _UUID_CLEAR) | _UUID_SET:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}".encode("ascii")
+
+
+def request_id_from(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The client's x-request-id if it is sane to echo back, else a fresh UUID."""
+    for key, value in headers:
+        if key == b"x-request-id":
+            if 0 < len(value) <= MAX_REQUEST_ID and all(0x21 <= c <= 0x7E for c in value):
+                return bytes(value)
+            break
+    return new_request_id()
+
+
+class OutpackApp:
+    def __init__(
+        self, root: Root, settings: ServerSettings, access_log: AccessLog | None = None
+    ) -> None:
+        self.root = root
+        self.settings = settings
+        self.metrics = HttpMetrics()
+        self.handlers = Handlers(root, settings, self.metrics)
+        routes = self.handlers.routes()
+        self.openapi = openapi_document(route.pattern for route in routes)
+        self.handlers.openapi_response = Response(200, orjson.dumps(self.openapi))
+        self.router = Router(routes)
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1000})
+
+    @staticmethod
+    async def _lifespan(receive: Receive, send: Send) -> None:
+        # Nothing to set up or tear down: state is built lazily in each process.
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        method: str = scope["method"]
+        raw = scope.get("raw_path")
+        path = raw.decode("latin-1") if raw else str(scope["path"])
+        request_id = request_id_from(scope["headers"])
+        match = self.router.match(path)
+        endpoint = match.route.pattern if match is not None else UNMATCHED
+        label = method_label(method)
+        self.metrics.begin(endpoint, label)
+        status = 500
+        sent = 0
+        try:
+            request = Request(scope, receive, match.params if match else {}, request_id)
+            response = await self._respond(request, match)
+            status = response.status
+            sent = await self._send(scope, send, response, request_id)
+        except ClientDisconnectedError:
+            # Nobody is left to answer; 499 is what the access log records.
+            status = CLIENT_CLOSED
+        except Exception:
+            # The response had started, or the client left: nothing more can
+            # reach the client, so only the log hears of it.
+            logger.exception("Failed to send a response (request id %s)", request_id.decode())
+        finally:
+            duration = time.perf_counter() - started
+            self.metrics.end(endpoint, label, status, duration)
+            if self.access_log is not None:
+                client = scope.get("client")
+                self.access_log.record(
+                    method=method,
+                    route=endpoint,
+                    path=path,
+                    status=status,
+                    duration=duration,
+                    request_id=request_id.decode("ascii"),
+                    sent=sent,
+                    client=client[0] if client else None,
+                )
+
+    async def _respond(self, request: Request, match: Match | None) -> AnyResponse:
+        try:
+            if match is None:
+                raise RouteNotFoundError()
+            handler = match.route.methods.get(request.method)
+            if handler is None:
+                raise MethodNotAllowedError(request.method, tuple(match.route.methods))
+            return await handler(request)
+        except ClientDisconnectedError:
+            raise
+        except Exception as err:
+            info = classify(err)
+            if info.unexpected:
+                logger.error(
+                    "Unexpected error (request id %s)", request.request_id.decode(), exc_info=err
+                )
+            # Read what the client is still sending, so that it gets to read
+            # the answer instead of a reset connection.
+            await drain_body(request, self.settings.max_body_size)
+            return failure_response(info.status, info.error, info.detail, info.headers)
+
+    @staticmethod
+    async def _send(scope: Scope, send: Send, response: AnyResponse, request_id: bytes) -> int:
+        if isinstance(response, FileResponse):
+            return await _send_file(scope, send, response, request_id)
+        body = response.body
+        headers = [
+            (b"content-type", response.content_type),
+            (b"content-length", str(len(body)).encode("ascii")),
+            (b"x-request-id", request_id),
+            *response.headers,
+        ]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return len(body)
+
+
+async def _send_file(scope: Scope, send: Send, response: FileResponse, request_id: bytes) -> int:
+    headers = [
+        *response.headers,
+        (b"content-length", str(response.size).encode("ascii")),
+        (b"x-request-id", request_id),
+    ]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if PATHSEND in scope.get("extensions", {}):
+        # The server sends the file itself, without it passing through Python.
+        await send({"type": PATHSEND, "path": response.path})
+        return response.size
+    sent = 0
+    with open(response.path, "rb") as stream:
+        while sent < response.size:
+            chunk = stream.read(min(FILE_CHUNK, response.size - sent))
+            if not chunk:
+                break
+            sent += len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return sent
+
+
+def create_app(settings: ServerSettings, access_log: AccessLog | None = None) -> OutpackApp:
+    return OutpackApp(Root.open(settings.root), settings, access_log)
+
+
+def app_from_environment() -> OutpackApp:
+    """Factory for granian (or any ASGI server): settings come from the environment."""
+    settings = ServerSettings.from_environment()
+    return create_app(settings, AccessLog() if settings.access_log else None)

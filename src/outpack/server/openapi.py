@@ -1,0 +1,301 @@
+"""The OpenAPI 3 description of the API, served at `/openapi.json`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from outpack import __version__
+from outpack.hash import DIGEST_HEX_LENGTH, HASH_ALGORITHMS
+
+JSON = "application/json"
+Schema = dict[str, Any]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _success(data: Schema) -> Schema:
+    return {
+        "type": "object",
+        "required": ["status", "data", "errors"],
+        "additionalProperties": False,
+        "properties": {
+            "status": {"type": "string", "enum": ["success"]},
+            "data": data,
+            "errors": {"nullable": True, "enum": [None]},
+        },
+    }
+
+
+COMPONENTS: dict[str, Schema] = {
+    "PacketId": {"type": "string", "pattern": "^[0-9]{8}-[0-9]{6}-[0-9a-fA-F]{8}$"},
+    "Hash": {
+        "type": "string",
+        "pattern": "^("
+        + "|".join(f"{name}:[0-9a-fA-F]{{{DIGEST_HEX_LENGTH[name]}}}" for name in HASH_ALGORITHMS)
+        + ")$",
+        "description": "`<algorithm>:<hex digest>`",
+    },
+    "Failure": {
+        "type": "object",
+        "required": ["status", "data", "errors"],
+        "properties": {
+            "status": {"type": "string", "enum": ["failure"]},
+            "data": {"nullable": True, "enum": [None]},
+            "errors": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["error", "detail"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "detail": {"type": "string", "nullable": True},
+                    },
+                },
+            },
+        },
+    },
+    "Root": {
+        "type": "object",
+        "required": ["schema_version"],
+        "additionalProperties": False,
+        "properties": {"schema_version": {"type": "string"}},
+    },
+    "LocationEntry": {
+        "type": "object",
+        "required": ["packet", "time", "hash"],
+        "properties": {
+            "packet": _ref("PacketId"),
+            "time": {"type": "number", "description": "when the packet became known there"},
+            "hash": _ref("Hash"),
+        },
+    },
+    "PackitPacket": {
+        "type": "object",
+        "required": ["id", "name"],
+        "additionalProperties": False,
+        "properties": {
+            "id": _ref("PacketId"),
+            "name": {"type": "string"},
+            "parameters": {"type": "object", "nullable": True},
+            "time": {
+                "type": "object",
+                "properties": {"start": {"type": "number"}, "end": {"type": "number"}},
+            },
+            "custom": {"type": "object", "nullable": True},
+        },
+    },
+    "MissingPacketsRequest": {
+        "type": "object",
+        "required": ["ids", "unpacked"],
+        "properties": {
+            "ids": {"type": "array", "items": _ref("PacketId")},
+            "unpacked": {"type": "boolean"},
+        },
+    },
+    "MissingFilesRequest": {
+        "type": "object",
+        "required": ["hashes"],
+        "properties": {"hashes": {"type": "array", "items": _ref("Hash")}},
+    },
+}
+
+
+def _json(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _failure(description: str) -> Schema:
+    return _json(_ref("Failure"), description)
+
+
+BAD_INPUT = _failure("malformed input: `errors[0].detail` says what was wrong")
+NOT_FOUND = _failure("no such packet or file")
+TOO_LARGE = _failure("request body over the server's limit")
+NULL_OK = _json(_success({"nullable": True, "enum": [None]}), "stored (or already present)")
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": _ref("PacketId")}
+_HASH = {"name": "hash", "in": "path", "required": True, "schema": _ref("Hash")}
+
+OPERATIONS: dict[str, dict[str, Schema]] = {
+    "/": {
+        "get": {
+            "summary": "Server and schema version",
+            "responses": {"200": _json(_success(_ref("Root")), "the schema version")},
+        }
+    },
+    "/metadata/list": {
+        "get": {
+            "summary": "Every known packet, once, from the first location listing it",
+            "responses": {
+                "200": _json(_success({"type": "array", "items": _ref("LocationEntry")}), "packets")
+            },
+        }
+    },
+    "/metadata/{id}/json": {
+        "get": {
+            "summary": "A packet's metadata as JSON",
+            "parameters": [_ID],
+            "responses": {
+                "200": _json(_success({"type": "object"}), "the metadata document"),
+                "400": BAD_INPUT,
+                "404": NOT_FOUND,
+            },
+        }
+    },
+    "/metadata/{id}/text": {
+        "get": {
+            "summary": "A packet's metadata, the exact stored bytes (not enveloped)",
+            "parameters": [_ID],
+            "responses": {
+                "200": {
+                    "description": "the stored bytes",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "400": BAD_INPUT,
+                "404": NOT_FOUND,
+            },
+        }
+    },
+    "/checksum": {
+        "get": {
+            "summary": "Hash of the sorted, concatenated ids of all packets with metadata",
+            "parameters": [
+                {
+                    "name": "alg",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": list(HASH_ALGORITHMS)},
+                }
+            ],
+            "responses": {"200": _json(_success(_ref("Hash")), "the checksum"), "400": BAD_INPUT},
+        }
+    },
+    "/packit/metadata": {
+        "get": {
+            "summary": "Summaries of every packet, optionally only those known since a time",
+            "parameters": [
+                {
+                    "name": "known_since",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "number"},
+                }
+            ],
+            "responses": {
+                "200": _json(
+                    _success({"type": "array", "items": _ref("PackitPacket")}), "summaries"
+                ),
+                "400": BAD_INPUT,
+            },
+        }
+    },
+    "/file/{hash}": {
+        "get": {
+            "summary": "Download a stored file (not enveloped)",
+            "parameters": [_HASH],
+            "responses": {
+                "200": {
+                    "description": "the file's bytes",
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                },
+                "400": BAD_INPUT,
+                "404": NOT_FOUND,
+            },
+        },
+        "post": {
+            "summary": "Upload a file; its body must hash to the hash in the path",
+            "parameters": [_HASH],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            },
+            "responses": {"200": NULL_OK, "400": BAD_INPUT},
+        },
+    },
+    "/packets/missing": {
+        "post": {
+            "summary": "Which of these packets are absent (unpacked: not in location/local)",
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": _ref("MissingPacketsRequest")}},
+            },
+            "responses": {
+                "200": _json(_success({"type": "array", "items": _ref("PacketId")}), "ids"),
+                "400": BAD_INPUT,
+                "413": TOO_LARGE,
+            },
+        }
+    },
+    "/files/missing": {
+        "post": {
+            "summary": "Which of these files are absent from the store, in request order",
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": _ref("MissingFilesRequest")}},
+            },
+            "responses": {
+                "200": _json(_success({"type": "array", "items": _ref("Hash")}), "hashes"),
+                "400": BAD_INPUT,
+                "413": TOO_LARGE,
+            },
+        }
+    },
+    "/packet/{hash}": {
+        "post": {
+            "summary": "Import a packet's metadata (its files and dependencies must be present)",
+            "parameters": [_HASH],
+            "requestBody": {
+                "required": True,
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            "responses": {"200": NULL_OK, "400": BAD_INPUT, "413": TOO_LARGE},
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics (text exposition format 0.0.4)",
+            "responses": {
+                "200": {
+                    "description": "metrics",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This description",
+            "responses": {"200": _json({"type": "object"}, "the OpenAPI document")},
+        }
+    },
+}
+
+
+def openapi_document(patterns: Iterable[str]) -> dict[str, Any]:
+    """The document for exactly these route patterns (each must be described above)."""
+    paths = {}
+    for pattern in patterns:
+        paths[pattern] = OPERATIONS[pattern]
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "outpack server",
+            "version": __version__,
+            "description": "Serves one outpack root to orderly2, pyorderly and Packit. Every "
+            "JSON answer is an envelope: "
+            '`{"status": "success"|"failure", "data": ..., "errors": null|[...]}`.',
+        },
+        "paths": paths,
+        "components": {"schemas": COMPONENTS},
+    }

@@ -1,0 +1,70 @@
+"""Response values and the JSON envelope every JSON answer is wrapped in.
+
+Bodies are built as bytes up front (orjson, no per-request framework work),
+so a cached body can be sent again without touching Python objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+Headers = tuple[tuple[bytes, bytes], ...]
+
+# Exactly these strings: pyorderly compares the Content-Type header verbatim.
+JSON = b"application/json"
+TEXT = b"text/plain; charset=utf-8"
+OCTET_STREAM = b"application/octet-stream"
+PROMETHEUS = b"text/plain; version=0.0.4"
+
+_SUCCESS_PREFIX = b'{"status":"success","data":'
+_SUCCESS_SUFFIX = b',"errors":null}'
+
+
+def success_body(data: Any) -> bytes:
+    return _SUCCESS_PREFIX + orjson.dumps(data) + _SUCCESS_SUFFIX
+
+
+def success_body_raw(data_json: bytes) -> bytes:
+    """The envelope around `data_json`, which must already be one valid JSON value."""
+    return _SUCCESS_PREFIX + data_json + _SUCCESS_SUFFIX
+
+
+def failure_body(error: str, detail: str) -> bytes:
+    return orjson.dumps(
+        {"status": "failure", "data": None, "errors": [{"error": error, "detail": detail}]}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: bytes = JSON
+    headers: Headers = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FileResponse:
+    """A stored file, sent by the server itself (zero-copy where it can)."""
+
+    path: str
+    size: int
+    headers: Headers = ()
+    status: int = 200
+
+
+AnyResponse = Response | FileResponse
+
+
+def json_response(data: Any) -> Response:
+    return Response(200, success_body(data))
+
+
+def failure_response(status: int, error: str, detail: str, headers: Headers = ()) -> Response:
+    return Response(status, failure_body(error, detail), JSON, headers)
+
+
+NULL_SUCCESS = Response(200, success_body(None))
