@@ -26,6 +26,8 @@ from typing import Protocol, TypeAlias
 ValueKey: TypeAlias = tuple[str, object]
 
 _EMPTY: frozenset[str] = frozenset()
+_NO_PARAMETERS: Mapping[str, object] = {}
+_ABSENT = object()
 
 
 class PacketLike(Protocol):
@@ -42,6 +44,12 @@ class PacketLike(Protocol):
     def dependency_ids(self) -> Sequence[str]: ...
 
 
+def _unique(ids: Sequence[str]) -> tuple[str, ...]:
+    if len(ids) < 2:
+        return tuple(ids)
+    return tuple(dict.fromkeys(ids))
+
+
 def value_key(value: object) -> ValueKey | None:
     """The typed key of a parameter or literal value; None when absent or unusable."""
     if isinstance(value, bool):
@@ -54,16 +62,25 @@ def value_key(value: object) -> ValueKey | None:
 
 
 class QueryIndex:
+    """Per-packet columns, plus lookup tables built the first time a query needs them.
+
+    Building every table up front cost about two seconds for 100,000 packets,
+    most of it for (name, parameter) pairs a given query never touches; a
+    command-line search pays only for the tables its query reads, and a
+    server builds each once and keeps it current in `add`.
+    """
+
     def __init__(self) -> None:
         self.ids: set[str] = set()
         self.names: dict[str, str] = {}
         self.parameters: dict[str, Mapping[str, object]] = {}
-        self.by_name: dict[str, set[str]] = {}
-        self.by_parameter: dict[str, dict[ValueKey, set[str]]] = {}
-        self.by_name_parameter: dict[tuple[str, str], dict[ValueKey, set[str]]] = {}
         self.depends_on: dict[str, tuple[str, ...]] = {}
-        self.used_by: dict[str, set[str]] = {}
         self.version = 0
+        self._by_name: dict[str, set[str]] | None = None
+        # Only the parameters (and name, parameter pairs) asked about so far.
+        self._by_parameter: dict[str, dict[ValueKey, set[str]]] = {}
+        self._by_name_parameter: dict[tuple[str, str], dict[ValueKey, set[str]]] = {}
+        self._used_by: dict[str, set[str]] | None = None
         self._sorted: list[str] = []
         self._sorted_valid = True
         self._numeric: dict[tuple[str | None, str], list[float]] = {}
@@ -71,8 +88,19 @@ class QueryIndex:
     @classmethod
     def from_packets(cls, packets: Iterable[PacketLike]) -> QueryIndex:
         index = cls()
-        for packet in packets:
-            index.add(packet)
+        packets = list(packets)
+        ids = [packet.id for packet in packets]
+        index.ids = set(ids)
+        if len(index.ids) != len(ids):
+            # Repeated ids: the last one wins, as with repeated `add`s.
+            for packet in packets:
+                index.add(packet)
+            return index
+        index.names = dict(zip(ids, [packet.name for packet in packets], strict=True))
+        index.parameters = {packet.id: (packet.parameters or _NO_PARAMETERS) for packet in packets}
+        index.depends_on = {packet.id: _unique(packet.dependency_ids) for packet in packets}
+        index._sorted = sorted(ids)
+        index.version = len(ids)
         return index
 
     def __len__(self) -> int:
@@ -95,39 +123,73 @@ class QueryIndex:
                 self._sorted_valid = False
         name = packet.name
         self.names[packet_id] = name
-        self.by_name.setdefault(name, set()).add(packet_id)
-        parameters = packet.parameters or {}
+        if self._by_name is not None:
+            self._by_name.setdefault(name, set()).add(packet_id)
+        parameters = packet.parameters or _NO_PARAMETERS
         self.parameters[packet_id] = parameters
         for key, value in parameters.items():
             typed = value_key(value)
             if typed is None:
                 continue
-            self.by_parameter.setdefault(key, {}).setdefault(typed, set()).add(packet_id)
-            scoped = self.by_name_parameter.setdefault((name, key), {})
-            scoped.setdefault(typed, set()).add(packet_id)
+            table = self._by_parameter.get(key)
+            if table is not None:
+                table.setdefault(typed, set()).add(packet_id)
+            scoped = self._by_name_parameter.get((name, key))
+            if scoped is not None:
+                scoped.setdefault(typed, set()).add(packet_id)
             if typed[0] == "number":
                 self._numeric.pop((None, key), None)
                 self._numeric.pop((name, key), None)
-        depends = tuple(dict.fromkeys(packet.dependency_ids))
+        depends = _unique(packet.dependency_ids)
         self.depends_on[packet_id] = depends
-        for dependency in depends:
-            self.used_by.setdefault(dependency, set()).add(packet_id)
+        if self._used_by is not None:
+            for dependency in depends:
+                self._used_by.setdefault(dependency, set()).add(packet_id)
         self.version += 1
 
     def _remove(self, packet_id: str) -> None:
         self.ids.discard(packet_id)
         self._sorted_valid = False
         name = self.names.pop(packet_id)
-        self.by_name[name].discard(packet_id)
+        if self._by_name is not None:
+            self._by_name[name].discard(packet_id)
         for key, value in self.parameters.pop(packet_id).items():
             typed = value_key(value)
-            if typed is not None:
-                self.by_parameter[key][typed].discard(packet_id)
-                self.by_name_parameter[(name, key)][typed].discard(packet_id)
-                self._numeric.pop((None, key), None)
-                self._numeric.pop((name, key), None)
-        for dependency in self.depends_on.pop(packet_id):
-            self.used_by[dependency].discard(packet_id)
+            if typed is None:
+                continue
+            for table in (self._by_parameter.get(key), self._by_name_parameter.get((name, key))):
+                if table is not None and typed in table:
+                    table[typed].discard(packet_id)
+            self._numeric.pop((None, key), None)
+            self._numeric.pop((name, key), None)
+        depends = self.depends_on.pop(packet_id)
+        if self._used_by is not None:
+            for dependency in depends:
+                self._used_by[dependency].discard(packet_id)
+
+    @property
+    def used_by(self) -> dict[str, set[str]]:
+        """The packets that depend on each packet (including ones with no metadata)."""
+        if self._used_by is None:
+            used_by: dict[str, set[str]] = {}
+            for packet_id, depends in self.depends_on.items():
+                for dependency in depends:
+                    used_by.setdefault(dependency, set()).add(packet_id)
+            self._used_by = used_by
+        return self._used_by
+
+    @property
+    def by_name(self) -> dict[str, set[str]]:
+        if self._by_name is None:
+            by_name: dict[str, set[str]] = {}
+            for packet_id, name in self.names.items():
+                members = by_name.get(name)
+                if members is None:
+                    by_name[name] = {packet_id}
+                else:
+                    members.add(packet_id)
+            self._by_name = by_name
+        return self._by_name
 
     def sorted_ids(self) -> list[str]:
         """Every indexed id, ascending (the list belongs to the index)."""
@@ -151,8 +213,31 @@ class QueryIndex:
     def values_of(self, parameter: str, name: str | None = None) -> dict[ValueKey, set[str]]:
         """Packets by value of `parameter` (among packets called `name`, if given)."""
         if name is None:
-            return self.by_parameter.get(parameter, {})
-        return self.by_name_parameter.get((name, parameter), {})
+            table = self._by_parameter.get(parameter)
+            if table is None:
+                table = self._by_parameter[parameter] = self._tabulate(parameter, self.ids)
+            return table
+        scoped = self._by_name_parameter.get((name, parameter))
+        if scoped is None:
+            scoped = self._tabulate(parameter, self.with_name(name))
+            self._by_name_parameter[(name, parameter)] = scoped
+        return scoped
+
+    def _tabulate(self, parameter: str, packet_ids: Iterable[str]) -> dict[ValueKey, set[str]]:
+        table: dict[ValueKey, set[str]] = {}
+        parameters = self.parameters
+        for packet_id in packet_ids:
+            value = parameters[packet_id].get(parameter, _ABSENT)
+            if value is _ABSENT:
+                continue
+            typed = value_key(value)
+            if typed is not None:
+                members = table.get(typed)
+                if members is None:
+                    table[typed] = {packet_id}
+                else:
+                    members.add(packet_id)
+        return table
 
     def numbers_between(
         self,

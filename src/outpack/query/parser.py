@@ -8,7 +8,7 @@ Precedence, tightest first: `!` (on one primary), `&&`, `||`; both binary
 operators are left-associative. Each open construct (the whole query, a bracket,
 a function call, a subquery) keeps its own left-deep `&&` chain and `||` chain.
 
-Most queries take a fast path (`_parse_fast`, at the end) over bare token strings
+Most queries take a fast path (`fastpath.parse_fast`) over bare token strings
 that only succeeds or gives up; the full parser handles whatever it gives up on
 and is the only place that reports errors.
 
@@ -23,22 +23,19 @@ which is also what the reference does for unknown operators.
 from __future__ import annotations
 
 import re
-from typing import Final, TypeAlias
+from typing import Final
 
 from outpack.query.ast import (
     OPERATORS_BY_SYMBOL,
-    BooleanExpr,
     BooleanOperator,
     Brackets,
     Latest,
     Literal,
     LookupEnvironment,
     LookupId,
-    LookupName,
     LookupParameter,
     LookupThis,
     NamedSubquery,
-    Negation,
     QueryNode,
     Single,
     Subquery,
@@ -48,9 +45,25 @@ from outpack.query.ast import (
     UsedBy,
     Uses,
 )
+from outpack.query.fastpath import parse_fast
+from outpack.query.frames import (
+    BOOLEANS,
+    BRACKETS,
+    CLOSED_BY_PAREN,
+    FUNCTIONS,
+    LATEST,
+    LOOKUP_ID,
+    LOOKUP_NAME,
+    SINGLE,
+    SUBQUERY,
+    TOP,
+    USEDBY,
+    USES,
+    Frame,
+    is_single_valued,
+)
 from outpack.query.lexer import (
     AND,
-    BARE_TOKEN,
     COMMA,
     EOF,
     KEYWORD,
@@ -74,20 +87,6 @@ __all__ = ["parse_query"]
 _UNQUOTED_ID = re.compile(r"[ \t\r\n]*([0-9]{8}-[0-9]{6}-[0-9a-fA-F]{8})[ \t\r\n]*")
 _NAMED_SUBQUERY = re.compile(r"[ \t\r\n]*([A-Za-z_][A-Za-z0-9_]*)[ \t\r\n]*\}")
 
-_BOOLEANS: Final = {
-    "true": True,
-    "TRUE": True,
-    "True": True,
-    "false": False,
-    "FALSE": False,
-    "False": False,
-}
-
-# Kinds of open construct.
-_TOP, _BRACKETS, _LATEST, _SINGLE, _USEDBY, _USES, _SUBQUERY = range(7)
-_CLOSED_BY_PAREN = frozenset((_BRACKETS, _LATEST, _SINGLE, _USEDBY, _USES))
-_FUNCTIONS: Final = {"latest": _LATEST, "single": _SINGLE, "usedby": _USEDBY, "uses": _USES}
-
 # Where the parser is within an expression.
 _BODY_START, _AFTER_BOOLEAN, _AFTER_NOT, _AFTER_PRIMARY = range(4)
 
@@ -96,10 +95,10 @@ _EXPECT_PRIMARY: Final = {
     _AFTER_NOT: "brackets, function or test",
 }
 _EXPECT_AFTER: Final = {
-    _TOP: "'&&', '||' or end of query",
-    _SUBQUERY: "'&&', '||' or '}'",
-    _USEDBY: "'&&', '||', ',' or ')'",
-    _USES: "'&&', '||', ',' or ')'",
+    TOP: "'&&', '||' or end of query",
+    SUBQUERY: "'&&', '||' or '}'",
+    USEDBY: "'&&', '||', ',' or ')'",
+    USES: "'&&', '||', ',' or ')'",
 }
 _SINGLE_VALUED_HINT: Final = (
     "{} must be called on an expression guaranteed to return a single ID. "
@@ -116,52 +115,6 @@ class _GrammarError(Exception):
         self.expected = expected
 
 
-class _Frame:
-    """One open construct and the expression being built inside it."""
-
-    __slots__ = ("and_acc", "arg_start", "kind", "name", "neg", "or_acc", "pending", "start")
-
-    def __init__(self, kind: int, start: int, name: str = "", arg_start: int = 0) -> None:
-        self.kind = kind
-        self.start = start
-        self.name = name
-        self.arg_start = arg_start
-        self.neg = False
-        self.pending: BooleanOperator | None = None
-        self.and_acc: QueryNode | None = None
-        self.or_acc: QueryNode | None = None
-
-    def add(self, node: QueryNode) -> None:
-        if self.neg:
-            node = Negation(node)
-            self.neg = False
-        pending = self.pending
-        if pending is None:
-            self.and_acc = node
-        elif pending is BooleanOperator.And:
-            assert self.and_acc is not None
-            self.and_acc = BooleanExpr(BooleanOperator.And, self.and_acc, node)
-        else:
-            assert self.and_acc is not None
-            if self.or_acc is None:
-                self.or_acc = self.and_acc
-            else:
-                self.or_acc = BooleanExpr(BooleanOperator.Or, self.or_acc, self.and_acc)
-            self.and_acc = node
-        self.pending = None
-
-    def result(self) -> QueryNode:
-        assert self.and_acc is not None
-        if self.or_acc is None:
-            return self.and_acc
-        return BooleanExpr(BooleanOperator.Or, self.or_acc, self.and_acc)
-
-
-# Field-less nodes are shared: one less allocation per lookup.
-_LOOKUP_ID = LookupId()
-_LOOKUP_NAME = LookupName()
-
-
 def parse_query(text: str) -> QueryNode:
     """Parse a query; raises QueryParseError (a ValueError) with a positioned message."""
     if not isinstance(text, str):
@@ -171,7 +124,7 @@ def parse_query(text: str) -> QueryNode:
     )
     if unquoted:
         return Single(Test(TestOperator.Equal, LookupId(), Literal(unquoted.group(1))))
-    node = _parse_fast(text)
+    node = parse_fast(text)
     return _parse_full(text) if node is None else node
 
 
@@ -216,11 +169,11 @@ def _value(text: str, token: Token) -> TestValue | None:
     if kind == KEYWORD:
         word = text[start:end]
         if word == "id":
-            return _LOOKUP_ID
+            return LOOKUP_ID
         if word == "name":
-            return _LOOKUP_NAME
-        if word in _BOOLEANS:
-            return Literal(_BOOLEANS[word])
+            return LOOKUP_NAME
+        if word in BOOLEANS:
+            return Literal(BOOLEANS[word])
         return None
     if kind == PREFIXED:
         colon = text.index(":", start, end)
@@ -239,33 +192,21 @@ def _value(text: str, token: Token) -> TestValue | None:
     return None
 
 
-def _is_single_valued(node: QueryNode) -> bool:
-    if isinstance(node, (Latest, Single)):
-        return True
-    return (
-        isinstance(node, Test)
-        and node.operator is TestOperator.Equal
-        and isinstance(node.lhs, LookupId)
-        and isinstance(node.rhs, Literal)
-        and isinstance(node.rhs.value, str)
-    )
-
-
-def _close(frame: _Frame, depth: float | None, semantic: list[tuple[int, int, str]]) -> QueryNode:
+def _close(frame: Frame, depth: float | None, semantic: list[tuple[int, int, str]]) -> QueryNode:
     body = frame.result()
     kind = frame.kind
-    if kind == _BRACKETS:
+    if kind == BRACKETS:
         return Brackets(body)
-    if kind == _LATEST:
+    if kind == LATEST:
         return Latest(body)
-    if kind == _SINGLE:
+    if kind == SINGLE:
         return Single(body)
-    if kind == _SUBQUERY:
+    if kind == SUBQUERY:
         return Subquery(body)
-    if not _is_single_valued(body):
+    if not is_single_valued(body):
         message = _SINGLE_VALUED_HINT.format(frame.name)
         semantic.append((frame.arg_start, frame.arg_start + 1, message))
-    return UsedBy(body, depth) if kind == _USEDBY else Uses(body, depth)
+    return UsedBy(body, depth) if kind == USEDBY else Uses(body, depth)
 
 
 def _parse_depth(
@@ -291,8 +232,8 @@ def _parse_depth(
 
 
 def _parse(text: str, tokens: list[Token], semantic: list[tuple[int, int, str]]) -> QueryNode:
-    stack: list[_Frame] = []
-    frame = _Frame(_TOP, 0)
+    stack: list[Frame] = []
+    frame = Frame(TOP, 0)
     state = _BODY_START
     i = 0
     while True:
@@ -309,11 +250,11 @@ def _parse(text: str, tokens: list[Token], semantic: list[tuple[int, int, str]])
                 continue
             if kind == LPAREN:
                 stack.append(frame)
-                frame = _Frame(_BRACKETS, start)
+                frame = Frame(BRACKETS, start)
                 state = _BODY_START
                 i += 1
                 continue
-            if kind == KEYWORD and text[start:end] in _FUNCTIONS:
+            if kind == KEYWORD and text[start:end] in FUNCTIONS:
                 word = text[start:end]
                 next_kind, _, next_end = tokens[i + 1]
                 if next_kind != LPAREN:
@@ -326,7 +267,7 @@ def _parse(text: str, tokens: list[Token], semantic: list[tuple[int, int, str]])
                     i += 3
                 else:
                     stack.append(frame)
-                    frame = _Frame(_FUNCTIONS[word], start, word, after_start)
+                    frame = Frame(FUNCTIONS[word], start, word, after_start)
                     i += 2
                     state = _BODY_START
                     if (
@@ -344,7 +285,7 @@ def _parse(text: str, tokens: list[Token], semantic: list[tuple[int, int, str]])
                 named = _NAMED_SUBQUERY.match(text, end)
                 if named is None:
                     stack.append(frame)
-                    frame = _Frame(_SUBQUERY, start)
+                    frame = Frame(SUBQUERY, start)
                     state = _BODY_START
                     i += 1
                     continue
@@ -356,7 +297,7 @@ def _parse(text: str, tokens: list[Token], semantic: list[tuple[int, int, str]])
                 lhs = _value(text, tokens[i])
                 if lhs is None:
                     if state == _BODY_START:
-                        raise _GrammarError(start, "query" if frame.kind == _TOP else "body")
+                        raise _GrammarError(start, "query" if frame.kind == TOP else "body")
                     raise _GrammarError(start, _EXPECT_PRIMARY[state])
                 op_kind, op_start, op_end = tokens[i + 1]
                 if op_kind != OP:
@@ -379,207 +320,20 @@ def _parse(text: str, tokens: list[Token], semantic: list[tuple[int, int, str]])
                 i += 1
                 continue
             frame_kind = frame.kind
-            if kind == RPAREN and frame_kind in _CLOSED_BY_PAREN:
+            if kind == RPAREN and frame_kind in CLOSED_BY_PAREN:
                 node = _close(frame, None, semantic)
                 i += 1
-            elif kind == COMMA and frame_kind in (_USEDBY, _USES):
+            elif kind == COMMA and frame_kind in (USEDBY, USES):
                 depth, i = _parse_depth(text, tokens, i + 1, semantic)
                 node = _close(frame, depth, semantic)
                 i += 1
-            elif kind == RBRACE and frame_kind == _SUBQUERY:
+            elif kind == RBRACE and frame_kind == SUBQUERY:
                 node = _close(frame, None, semantic)
                 i += 1
-            elif kind == EOF and frame_kind == _TOP:
+            elif kind == EOF and frame_kind == TOP:
                 return frame.result()
             else:
                 raise _GrammarError(start, _EXPECT_AFTER.get(frame_kind, "'&&', '||' or ')'"))
             frame = stack.pop()
         frame.add(node)
         state = _AFTER_PRIMARY
-
-
-# The fast path: the same grammar over bare token strings (BARE_TOKEN), for queries
-# that parse cleanly. It gives up (returns None) at anything that would be an error
-# or that needs token positions, the `{...}` subqueries; `_parse_full` then decides,
-# so errors and their positions come from one place. It must never accept a query
-# that `_parse_full` rejects, nor build a different AST: the differential tests,
-# valid queries and near misses alike, go through here first.
-
-_NOT = -1
-_OPENERS: Final = {
-    "!": _NOT,
-    "(": _BRACKETS,
-    "latest": _LATEST,
-    "single": _SINGLE,
-    "usedby": _USEDBY,
-    "uses": _USES,
-}
-_BOOLEAN_TOKENS: Final = {"&&": BooleanOperator.And, "||": BooleanOperator.Or}
-_PREFIXED_LOOKUPS: Final[dict[str, type[LookupParameter | LookupThis | LookupEnvironment]]] = {
-    "parameter": LookupParameter,
-    "this": LookupThis,
-    "environment": LookupEnvironment,
-}
-_QUOTE, _DIGIT, _SIGN = range(3)
-_FIRST_CHARS: Final = {'"': _QUOTE, "'": _QUOTE, "+": _SIGN, "-": _SIGN} | dict.fromkeys(
-    "0123456789", _DIGIT
-)
-_Saved: TypeAlias = tuple[int, bool, BooleanOperator | None, QueryNode | None, QueryNode | None]
-
-
-def _bare_value(token: str) -> TestValue | None:
-    kind = _FIRST_CHARS.get(token[:1])
-    if kind is not None:
-        # A lone quote or sign is an error token; longer ones are strings and numbers.
-        if kind == _DIGIT or len(token) > 1:
-            return Literal(token[1:-1] if kind == _QUOTE else float(token))
-        return None
-    if token == "name":
-        return _LOOKUP_NAME
-    if token == "id":
-        return _LOOKUP_ID
-    boolean = _BOOLEANS.get(token)
-    if boolean is not None:
-        return Literal(boolean)
-    prefix, colon, name = token.partition(":")
-    lookup = _PREFIXED_LOOKUPS.get(prefix)
-    if lookup is None or not colon:
-        return None
-    name = name.lstrip(WHITESPACE)
-    return lookup(name) if name else None
-
-
-def _bare_depth(tokens: list[str], i: int) -> tuple[float, int] | None:
-    """The valid depth argument at `i`, and the index after its ')'."""
-    token = tokens[i]
-    if token == "depth":
-        if tokens[i + 1] != "=":
-            return None
-        token = tokens[i + 2]
-        i += 2
-    kind = _FIRST_CHARS.get(token[:1])
-    if kind == _DIGIT or (kind == _SIGN and len(token) > 1):
-        depth = float(token)
-        if depth > 0 and tokens[i + 1] == ")":
-            return depth, i + 2
-    return None
-
-
-def _parse_fast(text: str) -> QueryNode | None:
-    tokens: list[str] = BARE_TOKEN.findall(text)
-    first = tokens[0]
-    if not first:
-        return None
-    if not tokens[1]:
-        # The two shortforms, valid only as the whole query.
-        if first == "latest":
-            return Latest(None)
-        if first[0] in "\"'" and len(first) > 1:
-            return Test(TestOperator.Equal, _LOOKUP_ID, Literal(first[1:-1]))
-    stack: list[_Saved] = []
-    # What a _Frame holds, in locals because attribute access costs more; the
-    # enclosing constructs wait on `stack` as tuples.
-    kind = _TOP
-    neg = False
-    pending: BooleanOperator | None = None
-    and_acc: QueryNode | None = None
-    or_acc: QueryNode | None = None
-    primary = True  # a primary is expected, not an operator or a closing token
-    may_negate = True
-    i = 0
-    while True:
-        token = tokens[i]
-        i += 1
-        node: QueryNode
-        if primary:
-            opener = _OPENERS.get(token)
-            if opener is None:
-                lhs = _bare_value(token)
-                if lhs is None:
-                    return None
-                operator = OPERATORS_BY_SYMBOL.get(tokens[i])
-                if operator is None:
-                    return None
-                rhs = _bare_value(tokens[i + 1])
-                if rhs is None:
-                    return None
-                node = Test(operator, lhs, rhs)
-                i += 2
-            elif opener == _NOT:
-                if not may_negate:
-                    return None
-                neg = True
-                may_negate = False
-                continue
-            elif opener == _BRACKETS:
-                stack.append((kind, neg, pending, and_acc, or_acc))
-                kind, neg, pending, and_acc, or_acc = _BRACKETS, False, None, None, None
-                may_negate = True
-                continue
-            elif tokens[i] == "(":
-                stack.append((kind, neg, pending, and_acc, or_acc))
-                kind, neg, pending, and_acc, or_acc = opener, False, None, None, None
-                may_negate = True
-                i += 1
-                argument = tokens[i]
-                if (
-                    opener in (_USEDBY, _USES)
-                    and argument[:1] in ("'", '"')
-                    and len(argument) > 1
-                    and tokens[i + 1] in (")", ",")
-                ):
-                    # The id shortform, allowed as the argument of usedby/uses.
-                    and_acc = Test(TestOperator.Equal, _LOOKUP_ID, Literal(argument[1:-1]))
-                    primary = False
-                    i += 1
-                continue
-            elif opener == _LATEST and tokens[i] == "()":
-                node = Latest(None)
-                i += 1
-            else:
-                return None
-        else:
-            boolean = _BOOLEAN_TOKENS.get(token)
-            if boolean is not None:
-                pending = boolean
-                primary = may_negate = True
-                continue
-            assert and_acc is not None
-            body = and_acc if or_acc is None else BooleanExpr(BooleanOperator.Or, or_acc, and_acc)
-            if token == ")":
-                if kind == _BRACKETS:
-                    node = Brackets(body)
-                elif kind == _LATEST:
-                    node = Latest(body)
-                elif kind == _SINGLE:
-                    node = Single(body)
-                elif kind in (_USEDBY, _USES) and _is_single_valued(body):
-                    node = UsedBy(body, None) if kind == _USEDBY else Uses(body, None)
-                else:
-                    return None
-            elif token == "," and kind in (_USEDBY, _USES) and _is_single_valued(body):
-                found = _bare_depth(tokens, i)
-                if found is None:
-                    return None
-                depth, i = found
-                node = UsedBy(body, depth) if kind == _USEDBY else Uses(body, depth)
-            elif not token and kind == _TOP:
-                return body
-            else:
-                return None
-            kind, neg, pending, and_acc, or_acc = stack.pop()
-        if neg:
-            node = Negation(node)
-            neg = False
-        if pending is None:
-            and_acc = node
-        elif pending is BooleanOperator.And:
-            assert and_acc is not None
-            and_acc = BooleanExpr(BooleanOperator.And, and_acc, node)
-            pending = None
-        else:
-            assert and_acc is not None
-            or_acc = and_acc if or_acc is None else BooleanExpr(BooleanOperator.Or, or_acc, and_acc)
-            and_acc = node
-            pending = None
-        primary = False

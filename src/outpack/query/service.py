@@ -16,6 +16,7 @@ from pathlib import Path
 
 from outpack.catalog import Catalog
 from outpack.errors import QueryEvaluationError, QueryParseError
+from outpack.fsutil import gc_paused
 from outpack.location import LOCAL
 from outpack.query.ast import (
     BooleanExpr,
@@ -86,14 +87,19 @@ class _Indexed:
     def refresh(self) -> None:
         self.catalog.refresh()
         if not self.subscribed:
-            self.catalog.subscribe(self._on_packet)
+            self.catalog.subscribe(self._on_packet, replay=False)
             self.subscribed = True
-        if len(self.index) != len(self.catalog.summaries):
+            self._rebuild()
+        elif len(self.index) != len(self.catalog.summaries):
             # Packets removed by hand: start again rather than track removals.
-            self.index = QueryIndex.from_packets(self.catalog.summaries.values())
+            self._rebuild()
         if self.searched_version != self.catalog.version:
             self.searched_cache.clear()
             self.searched_version = self.catalog.version
+
+    def _rebuild(self) -> None:
+        with gc_paused():
+            self.index = QueryIndex.from_packets(self.catalog.summaries.values())
 
     def searched(
         self, locations: Collection[str] | None, unpacked_only: bool
