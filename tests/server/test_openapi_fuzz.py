@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from outpack.hash import hash_file
-from tests.server.conftest import ServerProcess, make_sample_root
+from tests.server.conftest import ServerProcess, check_envelope, make_sample_root
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,13 @@ def fuzz(operation: Any, url: str) -> None:
     @given(case=operation.as_strategy())
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
     def check(case: Any) -> None:
-        case.call_and_validate(base_url=url, timeout=30, excluded_checks=excluded)
+        response = case.call_and_validate(base_url=url, timeout=30, excluded_checks=excluded)
+        # Beyond the published description: never a 500, and every JSON
+        # answer is an envelope valid against the shared schemas.
+        assert response.status_code < 500, (case.method, case.formatted_path)
+        content_type = next(iter(response.headers.get("content-type", [])), None)
+        target = response.request.path_url
+        check_envelope(response.status_code, content_type, response.content, target)
 
     check()
 

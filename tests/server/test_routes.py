@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import orjson
 import pytest
+from openapi_spec_validator import validate as validate_openapi
 
 from outpack.hash import hash_bytes
 from outpack.location import LocationRecord
@@ -431,6 +432,8 @@ def test_openapi_describes_every_route(client: AsgiClient) -> None:
     assert set(document["paths"]) == set(routes)
     for pattern, route in routes.items():
         assert set(document["paths"][pattern]) == {m.lower() for m in route.methods}
+    # A well-formed OpenAPI 3 document (tools such as schemathesis read it).
+    validate_openapi(document)
 
 
 def test_lifespan_and_websocket_scopes(client: AsgiClient) -> None:

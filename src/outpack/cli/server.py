@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from outpack.server.preflight import preflight, remove_stale_temp_files
-from outpack.server.settings import DEFAULT_MAX_BODY_SIZE, ServerSettings, parse_listen
+from outpack.server.preflight import check_token_file, preflight, remove_stale_temp_files
+from outpack.server.settings import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE,
+    ServerSettings,
+    parse_listen,
+)
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -22,6 +27,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, not '{text}'") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not '{text}'") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
     return value
 
 
@@ -69,6 +84,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help="answer 408 and drop an upload when the client sends nothing for this long "
+        "(default: %(default)g)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="close a connection whose request headers take longer than this "
+        "(default: %(default)g)",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="refuse every write (POST) with 403",
+    )
+    parser.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="require bearer tokens, with the rights given in FILE "
+        "(lines of '<name> read|read-write <token or sha256:hex>'); see docs/operations.md",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("critical", "error", "warning", "info", "debug"),
         default="info",
@@ -84,6 +126,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     root = preflight(args.root)
+    token_file = check_token_file(args.token_file)
     remove_stale_temp_files(root)
     # Imported only here: every `outpack` command loads this module to build
     # its parser, and only this one needs granian and the app.
@@ -94,6 +137,9 @@ def run(args: argparse.Namespace) -> int:
         root=str(root.path.resolve()),
         max_body_size=args.max_body_size,
         access_log=not args.no_access_log,
+        read_only=args.read_only,
+        token_file=token_file,
+        body_timeout=args.body_timeout,
     )
     serve(
         settings,
@@ -103,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             log_level=args.log_level,
             shutdown_timeout=args.shutdown_timeout,
+            header_timeout=args.header_timeout,
         ),
     )
     return 0

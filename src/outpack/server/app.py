@@ -7,6 +7,7 @@ the small routes fast (see benchmarks/server_bench.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -16,17 +17,21 @@ import orjson
 
 from outpack.root import Root
 from outpack.server.access_log import AccessLog
+from outpack.server.auth import AccessDenied, AccessPolicy, load_token_file
 from outpack.server.errors import (
     ClientDisconnectedError,
+    ForbiddenError,
     MethodNotAllowedError,
+    RequestTimeoutError,
     RouteNotFoundError,
+    UnauthorizedError,
     classify,
 )
 from outpack.server.metrics import HttpMetrics, method_label
 from outpack.server.openapi import openapi_document
 from outpack.server.responses import AnyResponse, FileResponse, Response, failure_response
 from outpack.server.routes import Handlers
-from outpack.server.routing import Match, Receive, Request, Router, Scope, Send
+from outpack.server.routing import Match, Message, Receive, Request, Router, Scope, Send
 from outpack.server.settings import ServerSettings
 from outpack.server.uploads import drain_body
 
@@ -77,6 +82,7 @@ class OutpackApp:
         self.handlers.openapi_response = Response(200, orjson.dumps(self.openapi))
         self.router = Router(routes)
         self.access_log = access_log
+        self.policy = access_policy(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -111,7 +117,8 @@ class OutpackApp:
         status = 500
         sent = 0
         try:
-            request = Request(scope, receive, match.params if match else {}, request_id)
+            timed = _timed_receive(receive, self.settings.body_timeout)
+            request = Request(scope, timed, match.params if match else {}, request_id)
             response = await self._respond(request, match)
             status = response.status
             sent = await self._send(scope, send, response, request_id)
@@ -140,6 +147,8 @@ class OutpackApp:
 
     async def _respond(self, request: Request, match: Match | None) -> AnyResponse:
         try:
+            if self.policy.enabled:
+                self._authorize(request)
             if match is None:
                 raise RouteNotFoundError()
             handler = match.route.methods.get(request.method)
@@ -154,10 +163,27 @@ class OutpackApp:
                 logger.error(
                     "Unexpected error (request id %s)", request.request_id.decode(), exc_info=err
                 )
-            # Read what the client is still sending, so that it gets to read
-            # the answer instead of a reset connection.
-            await drain_body(request, self.settings.max_body_size)
+            if not isinstance(err, RequestTimeoutError):
+                # Read what the client is still sending, so that it gets to
+                # read the answer instead of a reset connection (a stalled
+                # client would only stall us again).
+                await drain_body(request, self.settings.max_body_size)
             return failure_response(info.status, info.error, info.detail, info.headers)
+
+    def _authorize(self, request: Request) -> None:
+        # Only the verdict leaves this method: the token itself is never
+        # logged nor echoed, and the access log records no headers.
+        try:
+            self.policy.check(request.method, self._path(request), request.scope["headers"])
+        except AccessDenied as denied:
+            if denied.status == 401:
+                raise UnauthorizedError(denied.detail) from None
+            raise ForbiddenError(denied.detail) from None
+
+    @staticmethod
+    def _path(request: Request) -> str:
+        raw = request.scope.get("raw_path")
+        return raw.decode("latin-1") if raw else str(request.scope["path"])
 
     @staticmethod
     async def _send(scope: Scope, send: Send, response: AnyResponse, request_id: bytes) -> int:
@@ -173,6 +199,24 @@ class OutpackApp:
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return len(body)
+
+
+def _timed_receive(receive: Receive, seconds: float) -> Receive:
+    """`receive`, giving up (408) when the client sends nothing for `seconds`."""
+
+    async def timed() -> Message:
+        try:
+            return await asyncio.wait_for(receive(), seconds)
+        except asyncio.TimeoutError:
+            raise RequestTimeoutError(seconds) from None
+
+    return timed
+
+
+def access_policy(settings: ServerSettings) -> AccessPolicy:
+    """The policy the settings describe; the token file is read here, in each worker."""
+    tokens = load_token_file(settings.token_file) if settings.token_file else []
+    return AccessPolicy(read_only=settings.read_only, tokens=tuple(tokens))
 
 
 async def _send_file(scope: Scope, send: Send, response: FileResponse, request_id: bytes) -> int:

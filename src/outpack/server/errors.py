@@ -63,6 +63,31 @@ class PayloadTooLargeError(HttpError):
         super().__init__(f"Request body is larger than the limit of {limit} bytes")
 
 
+class UnauthorizedError(HttpError):
+    status = 401
+    error = "UNAUTHORIZED"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, ((b"www-authenticate", b"Bearer"),))
+
+
+class ForbiddenError(HttpError):
+    status = 403
+    error = "FORBIDDEN"
+
+
+class RequestTimeoutError(HttpError):
+    status = 408
+    error = "REQUEST_TIMEOUT"
+
+    def __init__(self, seconds: float) -> None:
+        # The rest of the body may never come: the connection cannot be reused.
+        super().__init__(
+            f"No part of the request body arrived for {seconds:g} seconds",
+            ((b"connection", b"close"),),
+        )
+
+
 class ClientDisconnectedError(Exception):
     """The client went away mid-request; there is nobody left to answer."""
 

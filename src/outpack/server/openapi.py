@@ -116,6 +116,9 @@ def _failure(description: str) -> Schema:
 BAD_INPUT = _failure("malformed input: `errors[0].detail` says what was wrong")
 NOT_FOUND = _failure("no such packet or file")
 TOO_LARGE = _failure("request body over the server's limit")
+UNAUTHORIZED = _failure("no valid bearer token (only when the server has a token file)")
+FORBIDDEN = _failure("a read-only server, or a read token that tries to write")
+TIMED_OUT = _failure("the request body stopped arriving")
 NULL_OK = _json(_success({"nullable": True, "enum": [None]}), "stored (or already present)")
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": _ref("PacketId")}
@@ -284,9 +287,12 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
 
 def openapi_document(patterns: Iterable[str]) -> dict[str, Any]:
     """The document for exactly these route patterns (each must be described above)."""
-    paths = {}
+    paths: dict[str, dict[str, Schema]] = {}
     for pattern in patterns:
-        paths[pattern] = OPERATIONS[pattern]
+        paths[pattern] = {
+            method: _with_access_errors(pattern, method, operation)
+            for method, operation in OPERATIONS[pattern].items()
+        }
     return {
         "openapi": "3.0.3",
         "info": {
@@ -297,5 +303,21 @@ def openapi_document(patterns: Iterable[str]) -> dict[str, Any]:
             '`{"status": "success"|"failure", "data": ..., "errors": null|[...]}`.',
         },
         "paths": paths,
-        "components": {"schemas": COMPONENTS},
+        "components": {
+            "schemas": COMPONENTS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
     }
+
+
+def _with_access_errors(pattern: str, method: str, operation: Schema) -> Schema:
+    """Add the answers of the optional access control (docs/operations.md)."""
+    if pattern == "/":
+        return operation
+    responses = dict(operation["responses"])
+    responses["401"] = UNAUTHORIZED
+    if method == "post":
+        responses["403"] = FORBIDDEN
+        responses["408"] = TIMED_OUT
+    # Optional: `{}` means no credentials, which is the default set-up.
+    return {**operation, "responses": responses, "security": [{}, {"bearer": []}]}

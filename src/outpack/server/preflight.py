@@ -14,6 +14,7 @@ from pathlib import Path
 from outpack.config import OUTPACK_DIR
 from outpack.errors import ConfigError, RootNotFoundError
 from outpack.root import Root
+from outpack.server.auth import load_token_file
 
 REQUIRED_ALGORITHM = "sha256"
 # Temporary files are written to continuously while in use; one untouched for
@@ -42,6 +43,19 @@ def preflight(path: str) -> Root:
             f"but your path_archive is '{core.path_archive}'"
         )
     return root
+
+
+def check_token_file(path: str | None) -> str | None:
+    """The token file's absolute path, after checking it parses (ConfigError if not).
+
+    Workers read the file again when they start; checking it here turns a
+    mistake into one clear line before anything listens, instead of every
+    worker failing to start.
+    """
+    if path is None:
+        return None
+    load_token_file(path)
+    return str(Path(path).resolve())
 
 
 def remove_stale_temp_files(root: Root, max_age: float = STALE_TEMP_SECONDS) -> int:

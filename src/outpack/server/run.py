@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 
 from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
 from granian.log import LOGGING_CONFIG, LogLevels
 from granian.server import Server
 
@@ -33,6 +34,8 @@ class RunOptions:
     workers: int = 1
     log_level: str = "info"
     shutdown_timeout: int = 5
+    # Granian closes a connection whose request headers take longer than this.
+    header_timeout: float = 30.0
 
 
 def _logging_config(level: str) -> dict[str, object]:
@@ -66,6 +69,9 @@ def serve(settings: ServerSettings, options: RunOptions) -> None:
         workers=max(1, options.workers),
         factory=True,
         http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=max(1, int(options.header_timeout * 1000))
+        ),
         websockets=False,
         log_level=LogLevels(options.log_level),
         log_dictconfig=_logging_config(options.log_level),

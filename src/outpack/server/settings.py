@@ -14,10 +14,18 @@ from dataclasses import dataclass
 ROOT_ENV = "OUTPACK_SERVER_ROOT"
 MAX_BODY_ENV = "OUTPACK_SERVER_MAX_BODY_SIZE"
 ACCESS_LOG_ENV = "OUTPACK_SERVER_ACCESS_LOG"
+READ_ONLY_ENV = "OUTPACK_SERVER_READ_ONLY"
+# The path of the token file, never the tokens: a process's environment is
+# readable by anyone who can inspect it, the file can be kept private.
+TOKEN_FILE_ENV = "OUTPACK_SERVER_TOKEN_FILE"
+BODY_TIMEOUT_ENV = "OUTPACK_SERVER_BODY_TIMEOUT"
 
 # Metadata and JSON request bodies are read whole; a metadata document
 # listing tens of thousands of files stays far below this.
 DEFAULT_MAX_BODY_SIZE = 64 << 20
+# A client that stops sending its body for this long is cut off, so that a
+# stalled upload releases its temporary file and its slot.
+DEFAULT_BODY_TIMEOUT = 60.0
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = 8000
 
@@ -27,12 +35,18 @@ class ServerSettings:
     root: str
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     access_log: bool = True
+    read_only: bool = False
+    token_file: str | None = None
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
 
     def to_environment(self) -> dict[str, str]:
         return {
             ROOT_ENV: self.root,
             MAX_BODY_ENV: str(self.max_body_size),
             ACCESS_LOG_ENV: "1" if self.access_log else "0",
+            READ_ONLY_ENV: "1" if self.read_only else "0",
+            TOKEN_FILE_ENV: self.token_file or "",
+            BODY_TIMEOUT_ENV: repr(self.body_timeout),
         }
 
     @classmethod
@@ -45,6 +59,9 @@ class ServerSettings:
             root=root,
             max_body_size=int(env.get(MAX_BODY_ENV, DEFAULT_MAX_BODY_SIZE)),
             access_log=env.get(ACCESS_LOG_ENV, "1") != "0",
+            read_only=env.get(READ_ONLY_ENV, "0") == "1",
+            token_file=env.get(TOKEN_FILE_ENV) or None,
+            body_timeout=float(env.get(BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT)),
         )
 
 

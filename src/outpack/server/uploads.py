@@ -17,7 +17,11 @@ from typing import TypeVar
 
 from outpack.errors import InvalidInputError
 from outpack.hash import Hash, Hasher, verify_hash
-from outpack.server.errors import ClientDisconnectedError, PayloadTooLargeError
+from outpack.server.errors import (
+    ClientDisconnectedError,
+    PayloadTooLargeError,
+    RequestTimeoutError,
+)
 from outpack.server.routing import Request
 from outpack.store import FileStore, Upload
 
@@ -61,7 +65,9 @@ async def drain_body(request: Request, limit: int) -> None:
         while more and size <= limit:
             chunk, more = await request.receive_chunk()
             size += len(chunk)
-    except ClientDisconnectedError:
+    except (ClientDisconnectedError, RequestTimeoutError):
+        # Gone or stalled: the error reply goes out regardless, and the
+        # connection is not reused (the body was not read to its end).
         return
 
 
