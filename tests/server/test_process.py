@@ -157,7 +157,18 @@ def test_help_lists_the_options() -> None:
         text=True,
         check=True,
     )
-    for option in ("--root", "--listen", "--workers", "--max-body-size", "--shutdown-timeout"):
+    options = (
+        "--root",
+        "--listen",
+        "--workers",
+        "--max-body-size",
+        "--shutdown-timeout",
+        "--read-only",
+        "--token-file",
+        "--body-timeout",
+        "--header-timeout",
+    )
+    for option in options:
         assert option in result.stdout
 
 
