@@ -65,9 +65,12 @@ class Catalog:
         self.root = root
         self.persistent = persistent
         self.ids: list[str] = []
-        self.summaries: dict[str, PacketSummary] = {}
+        self._summaries: dict[str, PacketSummary] = {}
         self.invalid: dict[str, str] = {}
-        self.records: dict[str, dict[str, LocationRecord]] = {}
+        self._records: dict[str, dict[str, LocationRecord]] = {}
+        # The loaded snapshot, until its summaries and records are first read.
+        self._unread_summaries: Snapshot | None = None
+        self._unread_records: Snapshot | None = None
         self.version = 0
         self._known: set[str] = set()
         self._folders: dict[str, _FolderState] = {}
@@ -81,22 +84,42 @@ class Catalog:
                 self._restore(snapshot)
 
     def _restore(self, snapshot: Snapshot) -> None:
-        self.summaries = snapshot.summaries
         self.invalid = snapshot.invalid
-        self.records = snapshot.records
-        self._known = set(snapshot.summaries) | set(snapshot.invalid)
-        self.ids = sorted(self._known)
+        self._unread_summaries = self._unread_records = snapshot
+        self._known = set(snapshot.packet_ids) | set(snapshot.invalid)
+        # Saved in id order, so sorting is one pass over an ordered list.
+        self.ids = sorted([*snapshot.packet_ids, *snapshot.invalid])
         self._folders = {
             key: _FolderState(mtime, listed) for key, (mtime, listed) in snapshot.folders.items()
         }
         self._saved_at = time.monotonic()
 
+    @property
+    def summaries(self) -> dict[str, PacketSummary]:
+        """Packet id -> summary, for every readable packet."""
+        if self._unread_summaries is not None:
+            self._summaries = self._unread_summaries.summaries
+            self._unread_summaries = None
+        return self._summaries
+
+    @property
+    def records(self) -> dict[str, dict[str, LocationRecord]]:
+        """Location name -> packet id -> record."""
+        if self._unread_records is not None:
+            self._records = self._unread_records.records
+            self._unread_records = None
+        return self._records
+
     # -- subscribers ----------------------------------------------------------
 
-    def subscribe(self, listener: PacketListener) -> None:
-        """Call `listener` with the summary of every packet, present and future."""
+    def subscribe(self, listener: PacketListener, *, replay: bool = True) -> None:
+        """Call `listener` with the summary of every future packet, and (with
+        `replay`) of every present one; without it, callers that can process
+        many packets at once read `summaries` themselves."""
         self._ensure_summaries()
         self._listeners.append(listener)
+        if not replay:
+            return
         with gc_paused():
             for packet_id in self.ids:
                 summary = self.summaries.get(packet_id)

@@ -1,16 +1,22 @@
 """A persistent copy of the catalog, so large roots open without reading every packet.
 
-`.outpack/cache/catalog-v1.json` holds each packet's summary and every location
+`.outpack/cache/catalog-v2.json` holds each packet's summary and every location
 record. It is only ever a shortcut: on load, the folders are listed and
 reconciled with it (new entries read, vanished ones dropped), and a snapshot
 that is missing, unreadable, from another format or another root configuration
-is ignored and rebuilt. Writes are atomic, so concurrent processes are safe.
+is ignored and rebuilt. Writes are atomic (temporary file, then rename), so any
+number of processes may read and write it concurrently; the last writer wins,
+and whatever it wrote is reconciled with the folders by the next reader.
+
+The layout is columnar (one JSON array per field rather than one row per
+packet): decoding it creates far fewer objects, and the summaries are then
+built in bulk with `map`, which together halves the time to open 100,000
+packets compared with rows.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +30,65 @@ from outpack.summary import PacketSummary
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "outpack-python-catalog/1"
+FORMAT = "outpack-python-catalog/2"
 CACHE_DIR = "cache"
-SNAPSHOT_FILE = "catalog-v1.json"
+SNAPSHOT_FILE = "catalog-v2.json"
+# Written by earlier versions; removed when a new snapshot is saved.
+OLD_FILES = ("catalog-v1.json",)
 
 
-@dataclass
 class Snapshot:
-    summaries: dict[str, PacketSummary]
-    invalid: dict[str, str]
-    records: dict[str, dict[str, LocationRecord]]
-    # folder key -> (mtime_ns, listed_at_ns) when it was last listed, so an
-    # unchanged root is not even listed again on open.
-    folders: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """What a snapshot holds; summaries and records are built only when first read.
+
+    Building an object per packet and per record is most of the cost of
+    opening a large root, and many callers need only one of the two: the
+    server's `/metadata/list` reads records only, a search summaries only.
+    The columns are checked when loaded, so building them later cannot fail.
+    """
+
+    def __init__(
+        self,
+        summaries: dict[str, PacketSummary] | None,
+        invalid: dict[str, str],
+        records: dict[str, dict[str, LocationRecord]] | None = None,
+        # folder key -> (mtime_ns, listed_at_ns) when it was last listed, so
+        # an unchanged root is not even listed again on open.
+        folders: dict[str, tuple[int, int]] | None = None,
+        *,
+        packet_columns: dict[str, list[Any]] | None = None,
+        record_columns: dict[str, dict[str, list[Any]]] | None = None,
+    ) -> None:
+        self.invalid = invalid
+        self.folders = folders if folders is not None else {}
+        self._summaries = summaries
+        self._packet_columns = packet_columns
+        self._records = records
+        self._record_columns = record_columns
+        self.packet_ids: list[str] = (
+            list(summaries) if summaries is not None else (packet_columns or {}).get("id", [])
+        )
+
+    @property
+    def summaries(self) -> dict[str, PacketSummary]:
+        if self._summaries is None:
+            columns = self._packet_columns or {"id": []}
+            self._packet_columns = None
+            with gc_paused():
+                self._summaries = _summaries(columns)
+        return self._summaries
+
+    @property
+    def records(self) -> dict[str, dict[str, LocationRecord]]:
+        if self._records is None:
+            columns = self._record_columns or {}
+            self._record_columns = None
+            ids = {packet_id: packet_id for packet_id in self.packet_ids}
+            with gc_paused():
+                self._records = {
+                    location: _records(location_columns, ids)
+                    for location, location_columns in columns.items()
+                }
+        return self._records
 
 
 def snapshot_path(root: Root) -> Path:
@@ -47,19 +99,45 @@ def _config_fingerprint(root: Root) -> str:
     return str(hash_bytes("sha256", orjson.dumps(root.config.raw, option=orjson.OPT_SORT_KEYS)))
 
 
+def _packet_columns(summaries: dict[str, PacketSummary]) -> dict[str, list[Any]]:
+    # In id order, which makes sorting them again on load nearly free.
+    values = [summaries[packet_id] for packet_id in sorted(summaries)]
+    return {
+        "id": [s.id for s in values],
+        "name": [s.name for s in values],
+        "parameters": [s.parameters for s in values],
+        "start": [s.start for s in values],
+        "end": [s.end for s in values],
+        "depends": [s.dependency_ids for s in values],
+        "custom": [s.custom_json.decode() for s in values],
+    }
+
+
+def _record_columns(records: dict[str, LocationRecord]) -> dict[str, list[Any]]:
+    values = [records[packet_id] for packet_id in sorted(records)]
+    return {
+        "packet": [r.packet for r in values],
+        "time": [r.time for r in values],
+        "hash": [r.hash for r in values],
+        "schema_version": [r.schema_version for r in values],
+    }
+
+
 def save_snapshot(root: Root, snapshot: Snapshot) -> None:
     document = {
         "format": FORMAT,
         "config": _config_fingerprint(root),
-        "packets": [summary.to_row() for summary in snapshot.summaries.values()],
+        "packets": _packet_columns(snapshot.summaries),
         "invalid": snapshot.invalid,
         "folders": snapshot.folders,
         "records": {
-            location: [[r.packet, r.time, r.hash, r.schema_version] for r in records.values()]
-            for location, records in snapshot.records.items()
+            location: _record_columns(records) for location, records in snapshot.records.items()
         },
     }
-    write_atomic(snapshot_path(root), orjson.dumps(document), root.tmp_dir, replace=True)
+    path = snapshot_path(root)
+    write_atomic(path, orjson.dumps(document), root.tmp_dir, replace=True)
+    for name in OLD_FILES:
+        path.with_name(name).unlink(missing_ok=True)
 
 
 def load_snapshot(root: Root) -> Snapshot | None:
@@ -69,22 +147,94 @@ def load_snapshot(root: Root) -> Snapshot | None:
         return _load(root, path)
 
 
+def _summaries(columns: dict[str, list[Any]]) -> dict[str, PacketSummary]:
+    if not columns["id"]:
+        return {}
+    # A root has a few hundred names for 100,000 packets: share one string each.
+    names: dict[str, str] = {}
+    shared_names = [names.setdefault(name, name) for name in columns["name"]]
+    depends = map(tuple, columns["depends"])
+    custom = map(str.encode, columns["custom"])
+    built = map(
+        PacketSummary,
+        columns["id"],
+        shared_names,
+        columns["parameters"],
+        columns["start"],
+        columns["end"],
+        depends,
+        custom,
+    )
+    return dict(zip(columns["id"], built, strict=True))
+
+
+def _all(values: Any, kinds: type | tuple[type, ...]) -> bool:
+    return isinstance(values, list) and all(isinstance(value, kinds) for value in values)
+
+
+def _check_columns(columns: Any, kinds: dict[str, type | tuple[type, ...]]) -> None:
+    """Refuse columns of the wrong shape now, rather than fail when they are built."""
+    if not isinstance(columns, dict) or set(columns) != set(kinds):
+        raise ValueError("unexpected columns")
+    lengths = {len(column) if isinstance(column, list) else -1 for column in columns.values()}
+    if len(lengths) != 1 or -1 in lengths:
+        raise ValueError("columns differ in length")
+    for key, kind in kinds.items():
+        if not _all(columns[key], kind):
+            raise ValueError(f"column {key!r} holds values of the wrong type")
+
+
+_NUMBER = (int, float)
+PACKET_COLUMNS: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "name": str,
+    "parameters": (dict, type(None)),
+    "start": _NUMBER,
+    "end": _NUMBER,
+    "depends": list,
+    "custom": str,
+}
+RECORD_COLUMNS: dict[str, type | tuple[type, ...]] = {
+    "packet": str,
+    "time": _NUMBER,
+    "hash": str,
+    "schema_version": (str, type(None)),
+}
+
+
+def _records(columns: dict[str, list[Any]], ids: dict[str, str]) -> dict[str, LocationRecord]:
+    # The same id strings as the summaries' (instead of a second copy of each).
+    packets = [ids.get(packet_id, packet_id) for packet_id in columns["packet"]]
+    built = map(
+        LocationRecord, packets, columns["time"], columns["hash"], columns["schema_version"]
+    )
+    return dict(zip(packets, built, strict=True))
+
+
 def _load(root: Root, path: Path) -> Snapshot | None:
     try:
         document: dict[str, Any] = orjson.loads(path.read_bytes())
         if document.get("format") != FORMAT or document.get("config") != _config_fingerprint(root):
             logger.info("Ignoring catalog snapshot %s: other format or configuration", path)
             return None
-        summaries = {row[0]: PacketSummary.from_row(row) for row in document["packets"]}
-        records = {
-            location: {row[0]: LocationRecord(row[0], row[1], row[2], row[3]) for row in rows}
-            for location, rows in document["records"].items()
-        }
+        packet_columns = document["packets"]
+        _check_columns(packet_columns, PACKET_COLUMNS)
+        if len(set(packet_columns["id"])) != len(packet_columns["id"]):
+            raise ValueError("duplicate packet ids")
+        record_columns = document["records"]
+        for columns in record_columns.values():
+            _check_columns(columns, RECORD_COLUMNS)
         folders = {
             key: (int(mtime), int(listed))
             for key, (mtime, listed) in document.get("folders", {}).items()
         }
-        return Snapshot(summaries, dict(document["invalid"]), records, folders)
+        return Snapshot(
+            None,
+            dict(document["invalid"]),
+            folders=folders,
+            packet_columns=packet_columns,
+            record_columns=record_columns,
+        )
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as err:

@@ -20,15 +20,23 @@ from outpack.metadata import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ is more than twice as slow, and
+# opening a root of 100,000 packets builds one of these per packet. Treat
+# summaries as immutable all the same: they are shared by every view.
+@dataclass(slots=True)
 class PacketSummary:
     id: str
     name: str
     parameters: dict[str, ParameterValue] | None
-    time: PacketTime
+    start: float
+    end: float
     dependency_ids: tuple[str, ...]
     # `custom` as JSON text: often the largest part, and only ever sent on.
     custom_json: bytes = b"null"
+
+    @property
+    def time(self) -> PacketTime:
+        return PacketTime(self.start, self.end)
 
     @property
     def custom(self) -> dict[str, Any] | None:
@@ -41,29 +49,12 @@ class PacketSummary:
             id=metadata.id,
             name=metadata.name,
             parameters=metadata.parameters,
-            time=metadata.time,
+            start=metadata.time.start,
+            end=metadata.time.end,
             dependency_ids=metadata.dependency_ids,
             # orjson's result keeps its whole working buffer (~4 KiB); a copy
             # is exact-sized, which is most of the memory on a large root.
             custom_json=bytes(memoryview(orjson.dumps(metadata.custom))),
-        )
-
-    def to_row(self) -> list[Any]:
-        return [
-            self.id,
-            self.name,
-            self.parameters,
-            self.time.start,
-            self.time.end,
-            list(self.dependency_ids),
-            self.custom_json.decode(),
-        ]
-
-    @classmethod
-    def from_row(cls, row: list[Any]) -> PacketSummary:
-        packet_id, name, parameters, start, end, depends, custom = row
-        return cls(
-            packet_id, name, parameters, PacketTime(start, end), tuple(depends), custom.encode()
         )
 
 

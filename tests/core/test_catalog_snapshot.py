@@ -68,14 +68,52 @@ def test_corrupt_or_foreign_snapshot_is_rebuilt(new_root: Root) -> None:
         assert load_snapshot(new_root) is not None
 
 
-def test_snapshot_with_wrong_rows_is_ignored(new_root: Root) -> None:
+def test_snapshot_with_wrong_columns_is_ignored(new_root: Root) -> None:
     build(new_root, 2)
     fresh(new_root)
     path = snapshot_path(new_root)
-    document = orjson.loads(path.read_bytes())
-    document["packets"][0] = ["only-an-id"]
+    good = orjson.loads(path.read_bytes())
+    damaged: list[tuple[str, object]] = [
+        ("name", ["only-one"]),
+        ("custom", [1, 2]),
+        ("depends", 7),
+    ]
+    for column, value in damaged:
+        document = orjson.loads(orjson.dumps(good))
+        document["packets"][column] = value
+        path.write_bytes(orjson.dumps(document))
+        assert load_snapshot(new_root) is None, column
+    document = orjson.loads(orjson.dumps(good))
+    document["packets"]["id"][1] = document["packets"]["id"][0]
     path.write_bytes(orjson.dumps(document))
     assert load_snapshot(new_root) is None
+
+
+def test_snapshot_shared_by_processes_stays_consistent(new_root: Root) -> None:
+    """Two catalogs over one root, each writing the snapshot: neither loses packets."""
+    ids = build(new_root, 2)
+    one, two = fresh(new_root), fresh(new_root)
+    more = build(new_root, 2)
+    one.refresh()
+    one.save()
+    extra = build(new_root, 1)
+    two.refresh()
+    two.save()
+    # The last writer's snapshot lacks nothing either of them saw...
+    snapshot = load_snapshot(new_root)
+    assert snapshot is not None and sorted(snapshot.summaries) == ids + more + extra
+    # ...and a stale one is reconciled with the folders on open.
+    final = build(new_root, 1)
+    assert fresh(new_root).ids == ids + more + extra + final
+
+
+def test_old_snapshot_format_is_replaced(new_root: Root) -> None:
+    ids = build(new_root, 2)
+    old = snapshot_path(new_root).with_name("catalog-v1.json")
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_bytes(b'{"format": "outpack-python-catalog/1", "packets": []}')
+    assert fresh(new_root).ids == ids
+    assert snapshot_path(new_root).is_file() and not old.exists()
 
 
 def test_invalid_packets_are_reported_not_fatal(new_root: Root) -> None:

@@ -90,8 +90,7 @@ class QueryIndex:
         index = cls()
         packets = list(packets)
         ids = [packet.id for packet in packets]
-        index.ids = set(ids)
-        if len(index.ids) != len(ids):
+        if len(set(ids)) != len(ids):
             # Repeated ids: the last one wins, as with repeated `add`s.
             for packet in packets:
                 index.add(packet)
@@ -99,6 +98,7 @@ class QueryIndex:
         index.names = dict(zip(ids, [packet.name for packet in packets], strict=True))
         index.parameters = {packet.id: (packet.parameters or _NO_PARAMETERS) for packet in packets}
         index.depends_on = {packet.id: _unique(packet.dependency_ids) for packet in packets}
+        index.ids = set(ids)
         index._sorted = sorted(ids)
         index.version = len(ids)
         return index
@@ -226,8 +226,13 @@ class QueryIndex:
     def _tabulate(self, parameter: str, packet_ids: Iterable[str]) -> dict[ValueKey, set[str]]:
         table: dict[ValueKey, set[str]] = {}
         parameters = self.parameters
-        for packet_id in packet_ids:
-            value = parameters[packet_id].get(parameter, _ABSENT)
+        pairs = (
+            parameters.items()
+            if packet_ids is self.ids
+            else ((packet_id, parameters[packet_id]) for packet_id in packet_ids)
+        )
+        for packet_id, values in pairs:
+            value = values.get(parameter, _ABSENT)
             if value is _ABSENT:
                 continue
             typed = value_key(value)

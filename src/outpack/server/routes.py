@@ -29,7 +29,7 @@ from outpack.server.responses import (
 )
 from outpack.server.routing import Request, Route
 from outpack.server.settings import ServerSettings
-from outpack.server.state import ServerState
+from outpack.server.state import CachedBody, ServerState
 from outpack.server.uploads import read_body, receive_file, run_blocking
 
 SCHEMA_VERSION = "0.1.1"
@@ -71,6 +71,24 @@ def _known_since(raw: str | None) -> float | None:
     return value
 
 
+def etag_matches(header: bytes, etag: bytes) -> bool:
+    """Whether an If-None-Match value names `etag` (weak comparison, as RFC 9110 asks)."""
+    for candidate in header.split(b","):
+        tag = candidate.strip()
+        if tag == b"*" or tag.removeprefix(b"W/") == etag:
+            return True
+    return False
+
+
+def _conditional(request: Request, cached: CachedBody) -> Response:
+    """The cached answer, or a bodiless 304 when the client already holds it."""
+    headers = ((b"etag", cached.etag), (b"cache-control", b"no-cache"))
+    known = request.header(b"if-none-match")
+    if known is not None and etag_matches(known, cached.etag):
+        return Response(304, b"", headers=headers)
+    return Response(200, cached.body, headers=headers)
+
+
 class Handlers:
     def __init__(self, root: Root, settings: ServerSettings, metrics: HttpMetrics) -> None:
         self.root = root
@@ -104,7 +122,7 @@ class Handlers:
 
     async def metadata_list(self, request: Request) -> Response:
         self.state.refresh(metadata=False)
-        return Response(200, self.state.metadata_list_body())
+        return _conditional(request, self.state.metadata_list_body())
 
     async def metadata_json(self, request: Request) -> Response:
         return Response(200, self.state.metadata_json_body(request.params["id"]))
@@ -115,12 +133,12 @@ class Handlers:
     async def checksum(self, request: Request) -> Response:
         algorithm = request.query("alg")
         self.state.refresh(locations=False)
-        return Response(200, self.state.checksum_body(algorithm))
+        return _conditional(request, self.state.checksum_body(algorithm))
 
     async def packit_metadata(self, request: Request) -> Response:
         known_since = _known_since(request.query("known_since"))
         self.state.refresh()
-        return Response(200, self.state.packit_body(known_since))
+        return _conditional(request, self.state.packit_body(known_since))
 
     async def file_get(self, request: Request) -> FileResponse:
         text = request.params["hash"]

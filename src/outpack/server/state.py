@@ -9,11 +9,12 @@ and files are immutable, so metadata bodies can be cached by id for good.
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import logging
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
@@ -23,7 +24,6 @@ from outpack.hash import hash_bytes, validate_algorithm
 from outpack.location import LocationRecord
 from outpack.root import Root
 from outpack.server.responses import success_body_raw
-from outpack.summary import PacketSummary
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,30 @@ logger = logging.getLogger(__name__)
 # with very many packets while keeping every hot one in memory.
 METADATA_CACHE_BYTES = 64 << 20
 METADATA_CACHE_MAX_ENTRY = 1 << 20
+# Where the data sits inside a success envelope.
+_DATA_START = success_body_raw(b"\0").index(b"\0")
+_DATA_STOP = _DATA_START + 1 - len(success_body_raw(b"\0"))
+# Below this, collections are cheap anyway (and test processes, which build
+# many small servers, should not pay for a full collection each time).
+FREEZE_AT_PACKETS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class CachedBody:
+    """A serialised answer and its entity tag.
+
+    The tag is derived from the bytes alone, so every worker and every server
+    over the same root gives the same tag for the same answer, and a load
+    balancer may send a poller's next request anywhere.
+    """
+
+    body: bytes
+    etag: bytes
+
+    @classmethod
+    def of(cls, body: bytes) -> CachedBody:
+        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+        return cls(body, f'"{digest}"'.encode("ascii"))
 
 
 @dataclass(slots=True)
@@ -114,10 +138,13 @@ class ServerState:
         self._watch = _FolderWatch()
         self._version = -1
         self._first_records: dict[str, LocationRecord] = {}
-        self._list_body: bytes | None = None
-        self._checksums: dict[str, bytes] = {}
-        self._packit_entries: dict[str, bytes] | None = None
-        self._packit_body: bytes | None = None
+        self._list_body: CachedBody | None = None
+        self._checksums: dict[str, CachedBody] = {}
+        self._packit_body: CachedBody | None = None
+        # The last full list and the ids it was built from, to extend it.
+        self._packit_previous: CachedBody | None = None
+        self._packit_ids: list[str] = []
+        self._frozen: set[str] = set()
         self._metadata = _MetadataCache(METADATA_CACHE_BYTES)
 
     # -- freshness ----------------------------------------------------------
@@ -143,22 +170,41 @@ class ServerState:
             self._first_records = {}
             self._list_body = None
             self._checksums = {}
+            if self._packit_body is not None:
+                self._packit_previous = self._packit_body
             self._packit_body = None
             self._index_locations()
+        self._freeze("catalog")
+
+    def _freeze(self, part: str) -> None:
+        """Move what was just built out of reach of the cyclic collector.
+
+        The catalog of a large root is millions of long-lived objects without
+        cycles (records, and summaries once the Packit list needs them); out
+        of the collector's generations, each later full collection and its
+        pause stay small.
+        """
+        if part not in self._frozen and len(self.catalog.ids) >= FREEZE_AT_PACKETS:
+            self._frozen.add(part)
+            gc.freeze()
 
     def _index_locations(self) -> None:
         """Each packet's record from the first location listing it (config order)."""
         first: dict[str, LocationRecord] = {}
         for location in self.catalog.location_names():
             records = self.catalog.records.get(location, {})
-            for packet_id in sorted(records):
-                if packet_id not in first:
-                    first[packet_id] = records[packet_id]
+            # Records are loaded in id order, so this sort is one quick pass.
+            if first:
+                for packet_id in sorted(records):
+                    if packet_id not in first:
+                        first[packet_id] = records[packet_id]
+            else:
+                first = {packet_id: records[packet_id] for packet_id in sorted(records)}
         self._first_records = first
 
     # -- lists --------------------------------------------------------------
 
-    def metadata_list_body(self) -> bytes:
+    def metadata_list_body(self) -> CachedBody:
         """`/metadata/list`: first locations first, ids ascending within each, once each."""
         if self._list_body is None:
             # _first_records was filled location by location, ids ascending,
@@ -167,64 +213,70 @@ class ServerState:
                 {"packet": record.packet, "time": record.time, "hash": record.hash}
                 for record in self._first_records.values()
             ]
-            self._list_body = success_body_raw(orjson.dumps(data))
+            self._list_body = CachedBody.of(success_body_raw(orjson.dumps(data)))
         return self._list_body
 
-    def checksum_body(self, algorithm: str | None) -> bytes:
+    def checksum_body(self, algorithm: str | None) -> CachedBody:
         name = validate_algorithm(algorithm if algorithm is not None else self.root.hash_algorithm)
         body = self._checksums.get(name)
         if body is None:
             digest = hash_bytes(name, "".join(self.catalog.ids).encode("ascii"))
-            body = success_body_raw(orjson.dumps(str(digest)))
+            body = CachedBody.of(success_body_raw(orjson.dumps(str(digest))))
             self._checksums[name] = body
         return body
 
-    def packit_body(self, known_since: float | None) -> bytes:
-        entries = self._packit_index()
+    def packit_body(self, known_since: float | None) -> CachedBody:
         if known_since is None:
-            if self._packit_body is None:
-                self._packit_body = self._join(
-                    entries[packet_id] for packet_id in self.catalog.ids if packet_id in entries
-                )
-            return self._packit_body
+            return self._packit_all()
+        # Packit polls with the time of its last poll: usually few packets
+        # qualify, so they are picked before anything is serialised.
         first = self._first_records
-        return self._join(
-            entries[packet_id]
+        recent = [
+            packet_id
             for packet_id in self.catalog.ids
-            if packet_id in entries
-            and (record := first.get(packet_id)) is not None
-            and record.time > known_since
-        )
+            if (record := first.get(packet_id)) is not None and record.time > known_since
+        ]
+        return CachedBody.of(success_body_raw(self._packit_array(recent)))
 
-    @staticmethod
-    def _join(parts: Iterable[bytes]) -> bytes:
-        return success_body_raw(b"[" + b",".join(parts) + b"]")
+    def _packit_all(self) -> CachedBody:
+        """The whole list, extended in place when packets only arrived after the last one.
 
-    def _packit_index(self) -> dict[str, bytes]:
-        # Built on first use only: it reads every metadata document, which
-        # clients other than Packit never need.
-        if self._packit_entries is None:
-            self._packit_entries = {}
-            self.catalog.subscribe(self._add_packit_entry)
-            self._packit_body = None
-        return self._packit_entries
+        Ids begin with their creation time, so new packets almost always sort
+        last: the cached array is then kept and only the newcomers serialised.
+        One copy of the body is all that is kept (no per-packet pieces).
+        """
+        ids = self.catalog.ids
+        if self._packit_body is not None:
+            return self._packit_body
+        done = self._packit_ids
+        previous = self._packit_previous
+        if previous is not None and len(ids) >= len(done) and ids[: len(done)] == done:
+            old = previous.body[_DATA_START:_DATA_STOP]
+            new = self._packit_array(ids[len(done) :])
+            array = old if new == b"[]" else new if old == b"[]" else old[:-1] + b"," + new[1:]
+        else:
+            array = self._packit_array(ids)
+        self._packit_previous = None
+        self._packit_body = CachedBody.of(success_body_raw(array))
+        self._packit_ids = list(ids)
+        self._freeze("summaries")
+        return self._packit_body
 
-    def _add_packit_entry(self, summary: PacketSummary) -> None:
-        assert self._packit_entries is not None
-        entry = orjson.dumps(
+    def _packit_array(self, packet_ids: list[str]) -> bytes:
+        summaries = self.catalog.summaries
+        entries = [
             {
                 "id": summary.id,
                 "name": summary.name,
                 "parameters": summary.parameters,
-                "time": {"start": summary.time.start, "end": summary.time.end},
+                "time": {"start": summary.start, "end": summary.end},
                 # Kept as JSON text by the catalog: sent on without parsing.
                 "custom": orjson.Fragment(summary.custom_json),
             }
-        )
-        # orjson's result keeps its whole (4 KiB) buffer; one entry per packet
-        # is kept, so store an exact-size copy (100,000 packets: 30 MB, not 400).
-        self._packit_entries[summary.id] = bytes(memoryview(entry))
-        self._packit_body = None
+            for packet_id in packet_ids
+            if (summary := summaries.get(packet_id)) is not None
+        ]
+        return orjson.dumps(entries)
 
     # -- single packets -----------------------------------------------------
 
