@@ -35,8 +35,10 @@ test: setup lint typecheck
 
 # Benchmarks print ratios against baselines measured in the same run; not part of `make test`.
 bench: setup
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/query_bench.py
 	$(BIN)/python benchmarks/server_bench.py
+	$(BIN)/python -m benchmarks.scale_bench
 
 clean:
 	rm -rf $(VENV) $(DEMO_ROOT) .pytest_cache .mypy_cache .ruff_cache

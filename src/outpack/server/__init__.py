@@ -1,10 +1,7 @@
 """The outpack HTTP server: the API of the reference server, as an ASGI app.
 
-`create_app` builds the app for a root; `outpack start-server` serves it
-with granian (see `outpack.server.run` and docs/server.md).
+`outpack.server.app.create_app` builds the app for a root; `outpack
+start-server` serves it with granian (see `outpack.server.run` and
+docs/server.md). Nothing is imported here, so that the command line can load
+`outpack.server.preflight` without the whole server stack.
 """
-
-from outpack.server.app import OutpackApp, create_app
-from outpack.server.settings import ServerSettings
-
-__all__ = ["OutpackApp", "ServerSettings", "create_app"]

@@ -290,7 +290,7 @@ def openapi_document(patterns: Iterable[str]) -> dict[str, Any]:
     paths: dict[str, dict[str, Schema]] = {}
     for pattern in patterns:
         paths[pattern] = {
-            method: _with_access_errors(pattern, method, operation)
+            method: _with_common_answers(pattern, method, operation)
             for method, operation in OPERATIONS[pattern].items()
         }
     return {
@@ -310,14 +310,30 @@ def openapi_document(patterns: Iterable[str]) -> dict[str, Any]:
     }
 
 
-def _with_access_errors(pattern: str, method: str, operation: Schema) -> Schema:
-    """Add the answers of the optional access control (docs/operations.md)."""
+# Answers cached by content: pollers send the tag back and get a bodiless 304.
+CACHED_LISTS = frozenset(("/metadata/list", "/checksum", "/packit/metadata"))
+NOT_MODIFIED = {"description": "unchanged since the ETag sent in If-None-Match (no body)"}
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "an ETag from an earlier answer",
+}
+
+
+def _with_common_answers(pattern: str, method: str, operation: Schema) -> Schema:
+    """Add the answers every route shares: access control (docs/operations.md) and 304s."""
     if pattern == "/":
         return operation
     responses = dict(operation["responses"])
+    extra: Schema = {}
+    if pattern in CACHED_LISTS:
+        responses["304"] = NOT_MODIFIED
+        extra["parameters"] = [*operation.get("parameters", []), IF_NONE_MATCH]
     responses["401"] = UNAUTHORIZED
     if method == "post":
         responses["403"] = FORBIDDEN
         responses["408"] = TIMED_OUT
     # Optional: `{}` means no credentials, which is the default set-up.
-    return {**operation, "responses": responses, "security": [{}, {"bearer": []}]}
+    return {**operation, **extra, "responses": responses, "security": [{}, {"bearer": []}]}
