@@ -1,0 +1,108 @@
+"""Memory of a server under mixed traffic, including pushes, for a long time.
+
+    python -m benchmarks.soak --root /tmp/gen100000 --minutes 60
+
+Serves the root (a benchmark root: packets are pushed into it), then loops over
+rounds of: a push of a new packet (file + metadata), the three list routes with
+and without `If-None-Match`, metadata and file reads, and `/packets/missing`.
+Prints the worker's resident memory each minute and, at the end, the growth
+after the first minute. The target (issue 5) is under 300 MB on 100,000
+packets and no growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+import requests
+
+from benchmarks.scale_tools import LISTS
+from benchmarks.server_tools import OutpackServer
+from outpack.hash import hash_bytes
+from outpack.ids import new_packet_id
+
+
+def push(session: requests.Session, url: str, number: int) -> str:
+    data = f"soak packet {number}\n".encode() + os.urandom(64)
+    file_hash = str(hash_bytes("sha256", data))
+    session.post(f"{url}/file/{file_hash}", data=data, timeout=60).raise_for_status()
+    packet_id = new_packet_id()
+    started = time.time()
+    metadata = orjson.dumps(
+        {
+            "schema_version": "0.1.1",
+            "id": packet_id,
+            "name": "soak",
+            "parameters": {"n": number},
+            "time": {"start": started, "end": started + 1},
+            "files": [{"path": "out.txt", "size": len(data), "hash": file_hash}],
+            "depends": [],
+            "custom": None,
+            "git": None,
+        }
+    )
+    packet_hash = str(hash_bytes("sha256", metadata))
+    session.post(f"{url}/packet/{packet_hash}", data=metadata, timeout=60).raise_for_status()
+    return packet_id
+
+
+def one_round(
+    session: requests.Session, url: str, number: int, ids: list[str], tags: dict[str, str]
+) -> None:
+    ids.append(push(session, url, number))
+    for path in LISTS:
+        headers = {"If-None-Match": tags[path]} if number % 2 and path in tags else {}
+        response = session.get(url + path, headers=headers, timeout=600)
+        if response.status_code == 200:
+            tags[path] = response.headers["etag"]
+    for packet_id in ids[number % len(ids) :: max(1, len(ids) // 10)][:10]:
+        session.get(f"{url}/metadata/{packet_id}/json", timeout=60).raise_for_status()
+    session.post(
+        f"{url}/packets/missing", json={"ids": ids[-100:], "unpacked": True}, timeout=60
+    ).raise_for_status()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, required=True)
+    parser.add_argument("--minutes", type=float, default=60.0)
+    args = parser.parse_args()
+    session = requests.Session()
+    with tempfile.TemporaryDirectory() as work:
+        log = Path(work) / "server.log"
+        with OutpackServer(args.root, log, "--no-access-log") as server:
+            listing = session.get(server.url + "/metadata/list", timeout=600).json()["data"]
+            ids = [entry["packet"] for entry in listing]
+            tags: dict[str, str] = {}
+            began = time.monotonic()
+            samples: list[tuple[float, float]] = []
+            next_sample = began
+            rounds = 0
+            while time.monotonic() - began < args.minutes * 60:
+                one_round(session, server.url, rounds, ids, tags)
+                rounds += 1
+                if time.monotonic() >= next_sample:
+                    minutes = (time.monotonic() - began) / 60
+                    rss = server.rss()[0] / 2**20
+                    samples.append((minutes, rss))
+                    print(
+                        f"{minutes:6.1f} min  rounds {rounds:7d}  worker RSS {rss:7.1f} MiB",
+                        flush=True,
+                    )
+                    next_sample += 60
+            final = server.rss()[0] / 2**20
+    settled = [rss for minutes, rss in samples if minutes >= 1.0] or [final]
+    print(
+        f"{rounds} rounds ({rounds} packets pushed) in {args.minutes:.0f} min; worker RSS "
+        f"after 1 min {settled[0]:.1f} MiB, end {final:.1f} MiB, max {max(settled):.1f} MiB, "
+        f"growth {final - settled[0]:+.1f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()
