@@ -27,6 +27,7 @@ from outpack.server.errors import (
     UnauthorizedError,
     classify,
 )
+from outpack.server.memory import release_large_blocks_to_the_system
 from outpack.server.metrics import HttpMetrics, method_label
 from outpack.server.openapi import openapi_document
 from outpack.server.responses import AnyResponse, FileResponse, Response, failure_response
@@ -249,4 +250,5 @@ def create_app(settings: ServerSettings, access_log: AccessLog | None = None) ->
 def app_from_environment() -> OutpackApp:
     """Factory for granian (or any ASGI server): settings come from the environment."""
     settings = ServerSettings.from_environment()
+    release_large_blocks_to_the_system()
     return create_app(settings, AccessLog() if settings.access_log else None)
