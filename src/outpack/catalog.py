@@ -250,13 +250,5 @@ class Catalog:
     def location_names(self) -> list[str]:
         return [name for name in self.root.location_names() if name in self.records]
 
-    def first_record(self, packet_id: str) -> LocationRecord | None:
-        """The record of the first location (in config order) that lists the packet."""
-        for location in self.root.location_names():
-            record = self.records.get(location, {}).get(packet_id)
-            if record is not None:
-                return record
-        return None
-
     def unpacked(self) -> dict[str, LocationRecord]:
         return self.records.get(LOCAL, {})

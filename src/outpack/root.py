@@ -18,7 +18,7 @@ from outpack.errors import (
 )
 from outpack.fsutil import write_atomic
 from outpack.hash import Hash, hash_bytes, validate_algorithm, verify_hash
-from outpack.ids import is_packet_id, packet_ids_in, validate_packet_id
+from outpack.ids import packet_ids_in, validate_packet_id
 from outpack.location import (
     LOCAL,
     LocationRecord,
@@ -79,10 +79,6 @@ class Root:
 
     def read_metadata(self, packet_id: str) -> PacketMetadata:
         return parse_metadata(self.read_metadata_bytes(packet_id), f" of packet '{packet_id}'")
-
-    def iter_metadata(self) -> Iterable[PacketMetadata]:
-        for packet_id in self.packet_ids():
-            yield self.read_metadata(packet_id)
 
     # -- locations ------------------------------------------------------------
 
@@ -184,4 +180,4 @@ def packet_hash(root: Root, packet_id: str, algorithm: str | None = None) -> Has
     return hash_bytes(algorithm or root.hash_algorithm, root.read_metadata_bytes(packet_id))
 
 
-__all__ = ["Root", "is_packet_id", "packet_hash"]
+__all__ = ["Root", "packet_hash"]

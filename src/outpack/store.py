@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from outpack.errors import FileNotFoundInStoreError, StorageError
+from outpack.errors import FileNotFoundInStoreError
 from outpack.fsutil import discard, new_temp_file, publish, storage_error, write_all
 from outpack.hash import CHUNK_SIZE, Hash, Hasher, verify_hash
 
@@ -97,13 +97,6 @@ class FileStore:
 
     def put_bytes(self, expected: Hash, data: bytes) -> bool:
         return self.put_chunks(expected, [data])
-
-    def put_file(self, expected: Hash, source: str | os.PathLike[str]) -> bool:
-        try:
-            with open(source, "rb") as stream:
-                return self.put_stream(expected, stream)
-        except OSError as err:
-            raise StorageError(f"Cannot read '{source}': {err.strerror}") from err
 
     def iter_hashes(self) -> Iterable[Hash]:
         """Every hash in the store (entries that are not well-formed are skipped)."""
