@@ -6,8 +6,10 @@ Serves the root (a benchmark root: packets are pushed into it), then loops over
 rounds of: a push of a new packet (file + metadata), the three list routes with
 and without `If-None-Match`, metadata and file reads, and `/packets/missing`.
 Prints the worker's resident memory each minute and, at the end, the growth
-after the first minute. The target (issue 5) is under 300 MB on 100,000
-packets and no growth.
+after the first minute, also per packet pushed since then (a server holding
+more packets needs a little more memory: about 2 KiB each). `--no-push`
+leaves out the pushes, so any growth at all would be a leak. The target
+(issue 5) is under 300 MB on 100,000 packets and no growth.
 """
 
 from __future__ import annotations
@@ -52,9 +54,16 @@ def push(session: requests.Session, url: str, number: int) -> str:
 
 
 def one_round(
-    session: requests.Session, url: str, number: int, ids: list[str], tags: dict[str, str]
+    session: requests.Session,
+    url: str,
+    number: int,
+    ids: list[str],
+    tags: dict[str, str],
+    *,
+    pushing: bool,
 ) -> None:
-    ids.append(push(session, url, number))
+    if pushing:
+        ids.append(push(session, url, number))
     for path in LISTS:
         headers = {"If-None-Match": tags[path]} if number % 2 and path in tags else {}
         response = session.get(url + path, headers=headers, timeout=600)
@@ -71,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--no-push", action="store_true", help="only read: no new packets")
     args = parser.parse_args()
     session = requests.Session()
     with tempfile.TemporaryDirectory() as work:
@@ -80,28 +90,33 @@ def main() -> None:
             ids = [entry["packet"] for entry in listing]
             tags: dict[str, str] = {}
             began = time.monotonic()
-            samples: list[tuple[float, float]] = []
+            samples: list[tuple[float, float, int]] = []
             next_sample = began
             rounds = 0
             while time.monotonic() - began < args.minutes * 60:
-                one_round(session, server.url, rounds, ids, tags)
+                one_round(session, server.url, rounds, ids, tags, pushing=not args.no_push)
                 rounds += 1
                 if time.monotonic() >= next_sample:
                     minutes = (time.monotonic() - began) / 60
                     rss = server.rss()[0] / 2**20
-                    samples.append((minutes, rss))
+                    samples.append((minutes, rss, rounds))
                     print(
                         f"{minutes:6.1f} min  rounds {rounds:7d}  worker RSS {rss:7.1f} MiB",
                         flush=True,
                     )
                     next_sample += 60
             final = server.rss()[0] / 2**20
-    settled = [rss for minutes, rss in samples if minutes >= 1.0] or [final]
+    pushed = 0 if args.no_push else rounds
+    after = [(rss, done) for minutes, rss, done in samples if minutes >= 1.0] or [(final, rounds)]
+    growth = final - after[0][0]
     print(
-        f"{rounds} rounds ({rounds} packets pushed) in {args.minutes:.0f} min; worker RSS "
-        f"after 1 min {settled[0]:.1f} MiB, end {final:.1f} MiB, max {max(settled):.1f} MiB, "
-        f"growth {final - settled[0]:+.1f} MiB"
+        f"{rounds} rounds ({pushed} packets pushed) in {args.minutes:.0f} min; worker RSS "
+        f"after 1 min {after[0][0]:.1f} MiB, end {final:.1f} MiB, "
+        f"max {max(rss for rss, _ in after):.1f} MiB, growth {growth:+.1f} MiB"
     )
+    if pushed > after[0][1]:
+        per_packet = growth * 1024 / (pushed - after[0][1])
+        print(f"growth per packet pushed after 1 min: {per_packet:.1f} KiB")
 
 
 if __name__ == "__main__":

@@ -15,25 +15,27 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from outpack.errors import OutpackError
+from outpack.fsclock import PROBE_NAME, FileSystemClock
 from outpack.fsutil import gc_paused, read_many
-from outpack.ids import packet_ids_in
+from outpack.ids import is_packet_id
 from outpack.location import LOCAL, LocationRecord, parse_location_record
 from outpack.root import Root
-from outpack.snapshot import Snapshot, load_snapshot, save_snapshot
+from outpack.snapshot import CACHE_DIR, Snapshot, load_snapshot, save_snapshot
 from outpack.summary import PacketSummary, summarise_metadata_bytes
 
 logger = logging.getLogger(__name__)
 
-# A folder modified less than this long before we listed it may change again
-# without its mtime moving (coarse clocks on network file systems).
-RACY_WINDOW_NS = 2_000_000_000
 # Rewriting the snapshot of a large root costs tens of milliseconds, so under a
 # stream of pushes it is saved at most this often; it never needs to be current.
 SNAPSHOT_INTERVAL_S = 30.0
+# How many versions of changes a catalog remembers for `changes_since`.
+CHANGE_HISTORY = 64
 
 PacketListener = Callable[[PacketSummary], None]
 
@@ -41,13 +43,11 @@ PacketListener = Callable[[PacketSummary], None]
 @dataclass
 class _FolderState:
     mtime_ns: int = -1
-    listed_at_ns: int = 0
+    # Whether no later change can leave the folder with this mtime (see fsclock).
+    settled: bool = False
 
-    def unchanged(self, stat: os.stat_result) -> bool:
-        return (
-            stat.st_mtime_ns == self.mtime_ns
-            and self.listed_at_ns - stat.st_mtime_ns > RACY_WINDOW_NS
-        )
+    def unchanged(self, mtime_ns: int) -> bool:
+        return self.settled and mtime_ns == self.mtime_ns
 
 
 @dataclass
@@ -58,6 +58,11 @@ class Changes:
 
     def __bool__(self) -> bool:
         return bool(self.packets or self.records or self.removed)
+
+    def extend(self, other: Changes) -> None:
+        self.packets.extend(other.packets)
+        self.records.extend(other.records)
+        self.removed += other.removed
 
 
 class Catalog:
@@ -72,8 +77,10 @@ class Catalog:
         self._unread_summaries: Snapshot | None = None
         self._unread_records: Snapshot | None = None
         self.version = 0
+        self._history: deque[tuple[int, Changes]] = deque(maxlen=CHANGE_HISTORY)
         self._known: set[str] = set()
         self._folders: dict[str, _FolderState] = {}
+        self.clock = FileSystemClock(root.outpack_dir / CACHE_DIR / PROBE_NAME)
         self._listeners: list[PacketListener] = []
         self._summarise = persistent
         self._dirty = False
@@ -90,7 +97,7 @@ class Catalog:
         # Saved in id order, so sorting is one pass over an ordered list.
         self.ids = sorted([*snapshot.packet_ids, *snapshot.invalid])
         self._folders = {
-            key: _FolderState(mtime, listed) for key, (mtime, listed) in snapshot.folders.items()
+            key: _FolderState(mtime, settled) for key, (mtime, settled) in snapshot.folders.items()
         }
         self._saved_at = time.monotonic()
 
@@ -153,18 +160,26 @@ class Catalog:
 
     # -- refreshing -----------------------------------------------------------
 
-    def _listing(self, key: str, path: str) -> list[str] | None:
-        """The folder's packet ids if it may have changed since last time, else None."""
+    def _listing(self, key: str, path: str) -> set[str] | None:
+        """The folder's entries if it may have changed since last time, else None.
+
+        Returned as a set of raw names: on a folder of 100,000 packets the
+        caller's set differences against what it knows cost milliseconds, and
+        only the new names are then checked to be packet ids and sorted.
+        """
         state = self._folders.setdefault(key, _FolderState())
         try:
             stat = os.stat(path)
         except FileNotFoundError:
-            return [] if state.mtime_ns != -1 else None
-        if state.unchanged(stat):
+            return set() if state.mtime_ns != -1 else None
+        if state.unchanged(stat.st_mtime_ns):
             return None
         state.mtime_ns = stat.st_mtime_ns
-        state.listed_at_ns = time.time_ns()
-        return packet_ids_in(path)
+        state.settled = self.clock.passed(stat.st_mtime_ns)
+        try:
+            return set(os.listdir(path))
+        except FileNotFoundError:
+            return set()
 
     def refresh(self) -> Changes:
         changes = Changes()
@@ -175,15 +190,32 @@ class Catalog:
             self._refresh_location(location, changes)
         if changes:
             self.version += 1
+            self._history.append((self.version, changes))
             self._dirty = True
         if self.persistent and self._dirty:
             self.save(force=False)
         return changes
 
-    def _reconcile_packets(self, listed: list[str], changes: Changes) -> None:
+    def changes_since(self, version: int) -> Changes | None:
+        """What changed after `version`, or None if that is no longer known.
+
+        Lets each consumer of a shared catalog update what it derived from
+        it by the difference, whoever called `refresh`.
+        """
+        if version == self.version:
+            return Changes()
+        later = [changes for number, changes in self._history if number > version]
+        if len(later) != self.version - version:
+            return None
+        merged = Changes()
+        for changes in later:
+            merged.extend(changes)
+        return merged
+
+    def _reconcile_packets(self, listed: set[str], changes: Changes) -> None:
         # Packets are immutable and never deleted in normal use, but a root
         # edited by hand must not leave ghosts behind.
-        gone = self._known.difference(listed)
+        gone = self._known - listed
         if gone:
             self._known -= gone
             self.ids = [packet_id for packet_id in self.ids if packet_id not in gone]
@@ -191,7 +223,7 @@ class Catalog:
                 self.summaries.pop(packet_id, None)
                 self.invalid.pop(packet_id, None)
             changes.removed += len(gone)
-        new = [packet_id for packet_id in listed if packet_id not in self._known]
+        new = _new_ids(listed, self._known)
         if not new:
             return
         self._known.update(new)
@@ -211,10 +243,10 @@ class Catalog:
         if listed is None:
             return
         known = self.records.setdefault(location, {})
-        for packet_id in set(known).difference(listed):
+        for packet_id in known.keys() - listed:
             del known[packet_id]
             changes.removed += 1
-        new = [packet_id for packet_id in listed if packet_id not in known]
+        new = _new_ids(listed, known.keys())
         paths = [os.path.join(folder, packet_id) for packet_id in new]
         with gc_paused():
             for packet_id, data in zip(new, read_many(paths), strict=True):
@@ -235,7 +267,7 @@ class Catalog:
         if not force and now - self._saved_at < SNAPSHOT_INTERVAL_S and self._saved_at:
             return
         try:
-            folders = {key: (f.mtime_ns, f.listed_at_ns) for key, f in self._folders.items()}
+            folders = {key: (f.mtime_ns, f.settled) for key, f in self._folders.items()}
             snapshot = Snapshot(self.summaries, self.invalid, self.records, folders)
             save_snapshot(self.root, snapshot)
         except OutpackError as err:
@@ -252,3 +284,8 @@ class Catalog:
 
     def unpacked(self) -> dict[str, LocationRecord]:
         return self.records.get(LOCAL, {})
+
+
+def _new_ids(listed: set[str], known: AbstractSet[str]) -> list[str]:
+    """The listed names not yet known that are packet ids, ascending."""
+    return sorted(name for name in listed - known if is_packet_id(name))

@@ -1,6 +1,6 @@
 """A persistent copy of the catalog, so large roots open without reading every packet.
 
-`.outpack/cache/catalog-v2.json` holds each packet's summary and every location
+`.outpack/cache/catalog-v3.json` holds each packet's summary and every location
 record. It is only ever a shortcut: on load, the folders are listed and
 reconciled with it (new entries read, vanished ones dropped), and a snapshot
 that is missing, unreadable, from another format or another root configuration
@@ -30,11 +30,11 @@ from outpack.summary import PacketSummary
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "outpack-python-catalog/2"
+FORMAT = "outpack-python-catalog/3"
 CACHE_DIR = "cache"
-SNAPSHOT_FILE = "catalog-v2.json"
+SNAPSHOT_FILE = "catalog-v3.json"
 # Written by earlier versions; removed when a new snapshot is saved.
-OLD_FILES = ("catalog-v1.json",)
+OLD_FILES = ("catalog-v1.json", "catalog-v2.json")
 
 
 class Snapshot:
@@ -51,9 +51,9 @@ class Snapshot:
         summaries: dict[str, PacketSummary] | None,
         invalid: dict[str, str],
         records: dict[str, dict[str, LocationRecord]] | None = None,
-        # folder key -> (mtime_ns, listed_at_ns) when it was last listed, so
+        # folder key -> (mtime_ns, settled) when it was last listed, so
         # an unchanged root is not even listed again on open.
-        folders: dict[str, tuple[int, int]] | None = None,
+        folders: dict[str, tuple[int, bool]] | None = None,
         *,
         packet_columns: dict[str, list[Any]] | None = None,
         record_columns: dict[str, dict[str, list[Any]]] | None = None,
@@ -225,8 +225,8 @@ def _load(root: Root, path: Path) -> Snapshot | None:
         for columns in record_columns.values():
             _check_columns(columns, RECORD_COLUMNS)
         folders = {
-            key: (int(mtime), int(listed))
-            for key, (mtime, listed) in document.get("folders", {}).items()
+            key: (int(mtime), settled is True)
+            for key, (mtime, settled) in document.get("folders", {}).items()
         }
         return Snapshot(
             None,

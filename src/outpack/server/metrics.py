@@ -13,12 +13,11 @@ from __future__ import annotations
 import bisect
 import os
 import resource
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from outpack.catalog import RACY_WINDOW_NS
+from outpack.fsclock import FileSystemClock
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -121,7 +120,7 @@ class HttpMetrics:
 @dataclass(slots=True)
 class _PrefixDir:
     mtime_ns: int
-    listed_at_ns: int
+    settled: bool
     files: int
     size: int
 
@@ -129,8 +128,9 @@ class _PrefixDir:
 class StoreStats:
     """File count and total size of the store, re-reading only folders that changed."""
 
-    def __init__(self, files_dir: Path) -> None:
+    def __init__(self, files_dir: Path, clock: FileSystemClock) -> None:
         self.files_dir = files_dir
+        self._clock = clock
         self._dirs: dict[str, _PrefixDir] = {}
 
     def totals(self) -> tuple[int, int]:
@@ -141,12 +141,8 @@ class StoreStats:
             except FileNotFoundError:
                 continue
             cached = self._dirs.get(prefix)
-            if (
-                cached is None
-                or cached.mtime_ns != stat.st_mtime_ns
-                or cached.listed_at_ns - stat.st_mtime_ns <= RACY_WINDOW_NS
-            ):
-                cached = self._scan(prefix, stat.st_mtime_ns)
+            if cached is None or cached.mtime_ns != stat.st_mtime_ns or not cached.settled:
+                cached = self._scan(prefix, stat.st_mtime_ns, self._clock.passed(stat.st_mtime_ns))
             seen[prefix] = cached
         self._dirs = seen
         return sum(d.files for d in seen.values()), sum(d.size for d in seen.values())
@@ -163,8 +159,7 @@ class StoreStats:
                 continue
 
     @staticmethod
-    def _scan(prefix: str, mtime_ns: int) -> _PrefixDir:
-        listed_at = time.time_ns()
+    def _scan(prefix: str, mtime_ns: int, settled: bool) -> _PrefixDir:
         files = size = 0
         try:
             for entry in os.scandir(prefix):
@@ -176,7 +171,7 @@ class StoreStats:
                     continue
         except FileNotFoundError:
             pass
-        return _PrefixDir(mtime_ns, listed_at, files, size)
+        return _PrefixDir(mtime_ns, settled, files, size)
 
 
 def repository_lines(metadata: int, packets: int, files: int, size: int) -> list[str]:

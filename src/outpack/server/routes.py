@@ -11,6 +11,7 @@ import orjson
 from outpack.hash import Hash
 from outpack.root import Root
 from outpack.server.errors import BadRequestError
+from outpack.server.lists import CachedBody
 from outpack.server.metrics import (
     HttpMetrics,
     StoreStats,
@@ -29,7 +30,7 @@ from outpack.server.responses import (
 )
 from outpack.server.routing import Request, Route
 from outpack.server.settings import ServerSettings
-from outpack.server.state import CachedBody, ServerState
+from outpack.server.state import ServerState
 from outpack.server.uploads import read_body, receive_file, run_blocking
 
 SCHEMA_VERSION = "0.1.1"
@@ -95,7 +96,7 @@ class Handlers:
         self.settings = settings
         self.state = ServerState(root)
         self.metrics = metrics
-        self.store_stats = StoreStats(root.outpack_dir / "files")
+        self.store_stats = StoreStats(root.outpack_dir / "files", self.state.catalog.clock)
         # Set by the app once the routes (which the document describes) exist.
         self.openapi_response = Response(200, b"{}")
 

@@ -1,0 +1,111 @@
+"""The list bodies a long-running server extends by difference equal a fresh reading of the disk.
+
+A server keeps `/metadata/list` and `/packit/metadata` and only appends the
+newcomers after a push; these tests drive one server through random changes
+(packets that sort last or earlier, records at earlier and later locations,
+records removed by hand) and compare every answer with the list computed
+directly from the files.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from outpack.config import CoreConfig, init_root
+from outpack.hash import hash_bytes
+from outpack.location import LocationRecord
+from outpack.packet import create_packet
+from outpack.root import Root
+from outpack.server.app import create_app
+from outpack.server.lists import extend_array_body
+from outpack.server.responses import success_body, success_body_raw
+from outpack.server.settings import ServerSettings
+from tests.server.conftest import AsgiClient, add_location, check_success
+
+LOCATIONS = ("local", "remote", "unconfigured")
+OTHER_HASH = str(hash_bytes("sha256", b"elsewhere"))
+
+
+def expected_metadata_list(root: Root) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    entries = []
+    for location in root.location_names():
+        for packet_id, record in sorted(root.location_records(location).items()):
+            if packet_id not in seen:
+                seen.add(packet_id)
+                entries.append({"packet": packet_id, "time": record.time, "hash": record.hash})
+    return entries
+
+
+def expected_packit_ids(root: Root) -> list[str]:
+    return sorted(root.packet_ids())
+
+
+def packet_id(second: int, serial: int) -> str:
+    return f"20240101-{second // 60:04d}{second % 60:02d}-{serial:08x}"
+
+
+operation = st.one_of(
+    st.tuples(st.just("packet"), st.integers(0, 40)),
+    st.tuples(st.just("pull"), st.integers(0, 40)),
+    st.tuples(st.just("record"), st.sampled_from(LOCATIONS[1:]), st.integers(0, 40)),
+    st.tuples(st.just("forget"), st.sampled_from(LOCATIONS[1:]), st.integers(0, 40)),
+)
+
+
+def apply(path: Path, step: tuple[Any, ...], serial: int, made: list[str]) -> None:
+    root = Root.open(path)
+    if step[0] in ("packet", "pull"):
+        # A new packet, or one that other locations may already list.
+        wanted = packet_id(step[1], serial if step[0] == "packet" else 0)
+        if not root.has_metadata(wanted):
+            made.append(create_packet(root, "p", {"a.txt": b"%d" % serial}, packet_id=wanted))
+    elif step[0] == "record":
+        # Sometimes a packet this root has, sometimes one it only knows of.
+        target = made[step[2] % len(made)] if made and step[2] % 2 else packet_id(step[2], 0)
+        root.add_location_record(step[1], LocationRecord(target, float(serial), OTHER_HASH))
+    else:
+        records = path / ".outpack" / "location" / step[1]
+        present = sorted(records.iterdir()) if records.exists() else []
+        if present:
+            present[step[2] % len(present)].unlink()
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(steps=st.lists(operation, min_size=1, max_size=12))
+def test_lists_stay_equal_to_the_disk(steps: list[tuple[Any, ...]]) -> None:
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "root"
+        init_root(path, CoreConfig(use_file_store=True, require_complete_tree=False))
+        add_location(path, "remote", [])
+        client = AsgiClient(create_app(ServerSettings(root=str(path), access_log=False)))
+        made: list[str] = []
+        for serial, step in enumerate(steps, start=1):
+            apply(path, step, serial, made)
+            root = Root.open(path)
+            listed = check_success(client.get("/metadata/list").body)
+            assert listed == expected_metadata_list(root), steps[:serial]
+            packit = check_success(client.get("/packit/metadata").body)
+            assert [entry["id"] for entry in packit] == expected_packit_ids(root)
+
+
+def test_extending_an_array_body() -> None:
+    empty = success_body([])
+    one = success_body([1])
+    assert extend_array_body(empty, b"[]") == empty
+    assert extend_array_body(empty, b"[1]") == one
+    assert extend_array_body(one, b"[]") == one
+    assert orjson.loads(extend_array_body(one, b"[2,3]")) == orjson.loads(success_body([1, 2, 3]))
+    assert extend_array_body(success_body_raw(b'[{"a":1}]'), b'[{"b":2}]') == success_body(
+        [{"a": 1}, {"b": 2}]
+    )
