@@ -9,8 +9,10 @@ twice: cold (no catalog snapshot in `.outpack/cache`) and warm (with the
 snapshot the cold run left). Each start reports the time from process start
 to the first `GET /` and to the first `/metadata/list` answer, the first and
 later answers of each list route, a conditional (304) poll, and the resident
-memory of the worker. `outpack search` is timed as a whole process, cold and
-warm, and each typical query in-process once loaded. On the largest root a
+memory of the worker; the warm server then takes five pushes, and the list
+answers after each are timed (the packets are removed afterwards). `outpack
+search` is timed as a whole process, cold and warm, and each typical query
+in-process once loaded. On the largest root a
 server then serves mixed traffic for `--soak` seconds and its memory is
 compared before and after.
 
@@ -61,7 +63,7 @@ def measure(size: int, roots_dir: Path, work: Path) -> dict[str, float]:
     figures: dict[str, float] = {}
     drop_snapshot(root)
     cold = measure_server(root, work / f"cold-{size}.log")
-    warm = measure_server(root, work / f"warm-{size}.log")
+    warm = measure_server(root, work / f"warm-{size}.log", pushes=5)
     for label, run in (("cold", cold), ("warm", warm)):
         figures[f"server {label}: first GET / (s)"] = run.ready_s
         figures[f"server {label}: first /metadata/list at (s)"] = run.first_list_at_s
@@ -81,6 +83,8 @@ def _lists(figures: dict[str, float], run: ServerFigures) -> None:
         figures[f"first {path} (ms)"] = run.first[path] * 1000
     for path in LISTS:
         figures[f"later {path} (ms)"] = run.later[path] * 1000
+    for path, seconds in run.after_push.items():
+        figures[f"{path} after a push (ms)"] = seconds * 1000
     figures["304 poll, any list (ms)"] = run.not_modified_ms
     figures["server RSS, worker (MB)"] = run.rss_mb
     figures["server RSS, with supervisor (MB)"] = run.rss_total_mb
@@ -117,7 +121,7 @@ def plot(sizes: list[int], results: list[dict[str, float]], target: Path) -> Non
             memory.plot(sizes, values, marker="o", label=key)
         elif key.endswith("(s)"):
             times.plot(sizes, [v * 1000 for v in values], marker="o", label=key)
-        elif key.startswith(("first", "later", "304", "query")):
+        elif key.startswith(("first", "later", "304", "query", "/")):
             times.plot(sizes, values, marker=".", linestyle="--", label=key)
     for axes, label in ((times, "milliseconds"), (memory, "MB")):
         axes.set_xscale("log")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
@@ -10,9 +11,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 import requests
 
 from benchmarks.server_tools import OutpackServer
+from outpack.hash import Hash, hash_bytes
+from outpack.ids import new_packet_id
+from outpack.root import Root
 
 QUERIES = {
     "latest by name": 'latest(name == "model_fit")',
@@ -21,6 +26,44 @@ QUERIES = {
     "usedby": 'usedby(latest(name == "report"), 2)',
 }
 LISTS = ("/metadata/list", "/packit/metadata", "/checksum")
+
+
+@dataclass(frozen=True)
+class Pushed:
+    packet_id: str
+    file_hash: str
+
+    def remove_from(self, root: Path) -> None:
+        """Take the packet out of a benchmark root again (with its servers stopped)."""
+        outpack = root / ".outpack"
+        (outpack / "metadata" / self.packet_id).unlink()
+        (outpack / "location" / "local" / self.packet_id).unlink()
+        Root.open(root).store.path(Hash.parse(self.file_hash)).unlink()
+
+
+def push(session: requests.Session, url: str, number: int) -> Pushed:
+    """Push a new packet of one small file through the API, as a client would."""
+    data = f"pushed packet {number}\n".encode() + os.urandom(64)
+    file_hash = str(hash_bytes("sha256", data))
+    session.post(f"{url}/file/{file_hash}", data=data, timeout=60).raise_for_status()
+    packet_id = new_packet_id()
+    started = time.time()
+    metadata = orjson.dumps(
+        {
+            "schema_version": "0.1.1",
+            "id": packet_id,
+            "name": "pushed",
+            "parameters": {"n": number},
+            "time": {"start": started, "end": started + 1},
+            "files": [{"path": "out.txt", "size": len(data), "hash": file_hash}],
+            "depends": [],
+            "custom": None,
+            "git": None,
+        }
+    )
+    packet_hash = str(hash_bytes("sha256", metadata))
+    session.post(f"{url}/packet/{packet_hash}", data=metadata, timeout=60).raise_for_status()
+    return Pushed(packet_id, file_hash)
 
 
 def drop_snapshot(root: Path) -> None:
@@ -45,12 +88,18 @@ class ServerFigures:
     first: dict[str, float] = field(default_factory=dict)
     later: dict[str, float] = field(default_factory=dict)
     not_modified_ms: float = 0.0
+    # After one packet is pushed: lists extended by that packet alone.
+    after_push: dict[str, float] = field(default_factory=dict)
     rss_mb: float = 0.0
     rss_total_mb: float = 0.0
 
 
-def measure_server(root: Path, log: Path, repeat: int = 5) -> ServerFigures:
-    """Start a server, time its first answers and later ones, read its memory."""
+def measure_server(root: Path, log: Path, repeat: int = 5, *, pushes: int = 0) -> ServerFigures:
+    """Start a server, time its first answers and later ones, read its memory.
+
+    With `pushes`, then push that many packets one at a time, timing the list
+    answers after each; the packets are removed again once the server stops.
+    """
     figures = ServerFigures()
     session = requests.Session()
     with OutpackServer(root, log, "--no-access-log") as server:
@@ -82,6 +131,17 @@ def measure_server(root: Path, log: Path, repeat: int = 5) -> ServerFigures:
         figures.not_modified_ms = statistics.median(polls) * 1000
         workers, total = server.rss()
         figures.rss_mb, figures.rss_total_mb = workers / 2**20, total / 2**20
+        pushed: list[Pushed] = []
+        after: dict[str, list[float]] = {path: [] for path in LISTS}
+        for number in range(pushes):
+            pushed.append(push(session, server.url, number))
+            for path in LISTS:
+                after[path].append(timed_get(session, server.url + path)[0])
+        figures.after_push = {
+            path: statistics.median(times) for path, times in after.items() if times
+        }
+    for packet in pushed:
+        packet.remove_from(root)
     return figures
 
 

@@ -6,7 +6,7 @@ Serves the root (a benchmark root: packets are pushed into it), then loops over
 rounds of: a push of a new packet (file + metadata), the three list routes with
 and without `If-None-Match`, metadata and file reads, and `/packets/missing`.
 Prints the worker's resident memory each minute and, at the end, the growth
-after the first minute, also per packet pushed since then (a server holding
+after a warm-up (5 minutes), also per packet pushed since then (a server holding
 more packets needs a little more memory: about 2 KiB each). `--no-push`
 leaves out the pushes, so any growth at all would be a leak. The target
 (issue 5) is under 300 MB on 100,000 packets and no growth.
@@ -15,42 +15,14 @@ leaves out the pushes, so any growth at all would be a leak. The target
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
 
-import orjson
 import requests
 
-from benchmarks.scale_tools import LISTS
+from benchmarks.scale_tools import LISTS, push
 from benchmarks.server_tools import OutpackServer
-from outpack.hash import hash_bytes
-from outpack.ids import new_packet_id
-
-
-def push(session: requests.Session, url: str, number: int) -> str:
-    data = f"soak packet {number}\n".encode() + os.urandom(64)
-    file_hash = str(hash_bytes("sha256", data))
-    session.post(f"{url}/file/{file_hash}", data=data, timeout=60).raise_for_status()
-    packet_id = new_packet_id()
-    started = time.time()
-    metadata = orjson.dumps(
-        {
-            "schema_version": "0.1.1",
-            "id": packet_id,
-            "name": "soak",
-            "parameters": {"n": number},
-            "time": {"start": started, "end": started + 1},
-            "files": [{"path": "out.txt", "size": len(data), "hash": file_hash}],
-            "depends": [],
-            "custom": None,
-            "git": None,
-        }
-    )
-    packet_hash = str(hash_bytes("sha256", metadata))
-    session.post(f"{url}/packet/{packet_hash}", data=metadata, timeout=60).raise_for_status()
-    return packet_id
 
 
 def one_round(
@@ -63,7 +35,7 @@ def one_round(
     pushing: bool,
 ) -> None:
     if pushing:
-        ids.append(push(session, url, number))
+        ids.append(push(session, url, number).packet_id)
     for path in LISTS:
         headers = {"If-None-Match": tags[path]} if number % 2 and path in tags else {}
         response = session.get(url + path, headers=headers, timeout=600)
@@ -81,6 +53,12 @@ def main() -> None:
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--no-push", action="store_true", help="only read: no new packets")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="minutes before growth is counted (caches fill: metadata keeps up to 8 MiB)",
+    )
     args = parser.parse_args()
     session = requests.Session()
     with tempfile.TemporaryDirectory() as work:
@@ -107,16 +85,17 @@ def main() -> None:
                     next_sample += 60
             final = server.rss()[0] / 2**20
     pushed = 0 if args.no_push else rounds
-    after = [(rss, done) for minutes, rss, done in samples if minutes >= 1.0] or [(final, rounds)]
+    after = [(rss, done) for minutes, rss, done in samples if minutes >= args.warmup]
+    after = after or [(final, rounds)]
     growth = final - after[0][0]
     print(
         f"{rounds} rounds ({pushed} packets pushed) in {args.minutes:.0f} min; worker RSS "
-        f"after 1 min {after[0][0]:.1f} MiB, end {final:.1f} MiB, "
+        f"after {args.warmup:g} min {after[0][0]:.1f} MiB, end {final:.1f} MiB, "
         f"max {max(rss for rss, _ in after):.1f} MiB, growth {growth:+.1f} MiB"
     )
     if pushed > after[0][1]:
         per_packet = growth * 1024 / (pushed - after[0][1])
-        print(f"growth per packet pushed after 1 min: {per_packet:.1f} KiB")
+        print(f"growth per packet pushed after {args.warmup:g} min: {per_packet:.1f} KiB")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The list bodies a long-running server extends by difference equal a fresh reading of the disk.
+"""What a long-running server keeps: list bodies extended by difference, a bounded metadata cache.
 
 A server keeps `/metadata/list` and `/packit/metadata` and only appends the
 newcomers after a push; these tests drive one server through random changes
@@ -26,6 +26,7 @@ from outpack.server.app import create_app
 from outpack.server.lists import extend_array_body
 from outpack.server.responses import success_body, success_body_raw
 from outpack.server.settings import ServerSettings
+from outpack.server.state import _entry_size, _MetadataCache, _MetadataEntry
 from tests.server.conftest import AsgiClient, add_location, check_success
 
 LOCATIONS = ("local", "remote", "unconfigured")
@@ -109,3 +110,18 @@ def test_extending_an_array_body() -> None:
     assert extend_array_body(success_body_raw(b'[{"a":1}]'), b'[{"b":2}]') == success_body(
         [{"a": 1}, {"b": 2}]
     )
+
+
+def test_metadata_cache_keeps_the_recently_used_within_its_budget() -> None:
+    budget = 20 * _entry_size(_MetadataEntry(b"x" * 100))
+    cache = _MetadataCache(budget)
+    for number in range(100):
+        cache.put(f"p{number}", _MetadataEntry(b"x" * 100))
+        if number >= 1:
+            assert cache.get("p0") is not None, "read each time, so always recent"
+    kept = [f"p{number}" for number in range(100) if cache.get(f"p{number}") is not None]
+    assert len(kept) == 20
+    assert kept[0] == "p0" and kept[1:] == [f"p{number}" for number in range(81, 100)]
+    # An entry larger than the per-entry limit is served but never kept.
+    cache.put("huge", _MetadataEntry(b"x" * (2 << 20)))
+    assert cache.get("huge") is None
