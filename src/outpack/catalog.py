@@ -213,17 +213,20 @@ class Catalog:
         return merged
 
     def _reconcile_packets(self, listed: set[str], changes: Changes) -> None:
+        unknown = listed - self._known
         # Packets are immutable and never deleted in normal use, but a root
-        # edited by hand must not leave ghosts behind.
-        gone = self._known - listed
-        if gone:
+        # edited by hand must not leave ghosts behind. Each known id still
+        # listed accounts for one listed name, so only a shortfall means some
+        # went, and the second difference is skipped otherwise.
+        if len(listed) - len(unknown) < len(self._known):
+            gone = self._known - listed
             self._known -= gone
             self.ids = [packet_id for packet_id in self.ids if packet_id not in gone]
             for packet_id in gone:
                 self.summaries.pop(packet_id, None)
                 self.invalid.pop(packet_id, None)
             changes.removed += len(gone)
-        new = _new_ids(listed, self._known)
+        new = _sorted_ids(unknown)
         if not new:
             return
         self._known.update(new)
@@ -243,10 +246,12 @@ class Catalog:
         if listed is None:
             return
         known = self.records.setdefault(location, {})
-        for packet_id in known.keys() - listed:
-            del known[packet_id]
-            changes.removed += 1
-        new = _new_ids(listed, known.keys())
+        unknown = listed - known.keys()
+        if len(listed) - len(unknown) < len(known):
+            for packet_id in known.keys() - listed:
+                del known[packet_id]
+                changes.removed += 1
+        new = _sorted_ids(unknown)
         paths = [os.path.join(folder, packet_id) for packet_id in new]
         with gc_paused():
             for packet_id, data in zip(new, read_many(paths), strict=True):
@@ -286,6 +291,6 @@ class Catalog:
         return self.records.get(LOCAL, {})
 
 
-def _new_ids(listed: set[str], known: AbstractSet[str]) -> list[str]:
-    """The listed names not yet known that are packet ids, ascending."""
-    return sorted(name for name in listed - known if is_packet_id(name))
+def _sorted_ids(names: AbstractSet[str]) -> list[str]:
+    """The names that are packet ids, ascending."""
+    return sorted(name for name in names if is_packet_id(name))
