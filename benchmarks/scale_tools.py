@@ -16,7 +16,8 @@ import requests
 
 from benchmarks.server_tools import OutpackServer
 from outpack.hash import Hash, hash_bytes
-from outpack.ids import new_packet_id
+from outpack.location import LOCAL
+from outpack.packet import build_metadata
 from outpack.root import Root
 
 QUERIES = {
@@ -31,39 +32,24 @@ LISTS = ("/metadata/list", "/packit/metadata", "/checksum")
 @dataclass(frozen=True)
 class Pushed:
     packet_id: str
-    file_hash: str
+    file_hash: Hash
 
-    def remove_from(self, root: Path) -> None:
+    def remove_from(self, root: Root) -> None:
         """Take the packet out of a benchmark root again (with its servers stopped)."""
-        outpack = root / ".outpack"
-        (outpack / "metadata" / self.packet_id).unlink()
-        (outpack / "location" / "local" / self.packet_id).unlink()
-        Root.open(root).store.path(Hash.parse(self.file_hash)).unlink()
+        root.metadata_path(self.packet_id).unlink()
+        (root.location_dir / LOCAL / self.packet_id).unlink()
+        root.store.path(self.file_hash).unlink()
 
 
-def push(session: requests.Session, url: str, number: int) -> Pushed:
+def push(session: requests.Session, url: str, root: Root, number: int) -> Pushed:
     """Push a new packet of one small file through the API, as a client would."""
     data = f"pushed packet {number}\n".encode() + os.urandom(64)
-    file_hash = str(hash_bytes("sha256", data))
+    file_hash = hash_bytes(root.hash_algorithm, data)
     session.post(f"{url}/file/{file_hash}", data=data, timeout=60).raise_for_status()
-    packet_id = new_packet_id()
-    started = time.time()
-    metadata = orjson.dumps(
-        {
-            "schema_version": "0.1.1",
-            "id": packet_id,
-            "name": "pushed",
-            "parameters": {"n": number},
-            "time": {"start": started, "end": started + 1},
-            "files": [{"path": "out.txt", "size": len(data), "hash": file_hash}],
-            "depends": [],
-            "custom": None,
-            "git": None,
-        }
-    )
-    packet_hash = str(hash_bytes("sha256", metadata))
+    metadata = build_metadata(root, "pushed", {"out.txt": data}, parameters={"n": number})
+    packet_hash = hash_bytes(root.hash_algorithm, metadata)
     session.post(f"{url}/packet/{packet_hash}", data=metadata, timeout=60).raise_for_status()
-    return Pushed(packet_id, file_hash)
+    return Pushed(orjson.loads(metadata)["id"], file_hash)
 
 
 def drop_snapshot(root: Path) -> None:
@@ -131,17 +117,18 @@ def measure_server(root: Path, log: Path, repeat: int = 5, *, pushes: int = 0) -
         figures.not_modified_ms = statistics.median(polls) * 1000
         workers, total = server.rss()
         figures.rss_mb, figures.rss_total_mb = workers / 2**20, total / 2**20
+        opened = Root.open(root)
         pushed: list[Pushed] = []
         after: dict[str, list[float]] = {path: [] for path in LISTS}
         for number in range(pushes):
-            pushed.append(push(session, server.url, number))
+            pushed.append(push(session, server.url, opened, number))
             for path in LISTS:
                 after[path].append(timed_get(session, server.url + path)[0])
         figures.after_push = {
             path: statistics.median(times) for path, times in after.items() if times
         }
     for packet in pushed:
-        packet.remove_from(root)
+        packet.remove_from(opened)
     return figures
 
 

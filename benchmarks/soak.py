@@ -23,6 +23,7 @@ import requests
 
 from benchmarks.scale_tools import LISTS, push
 from benchmarks.server_tools import OutpackServer
+from outpack.root import Root
 
 
 def one_round(
@@ -32,10 +33,10 @@ def one_round(
     ids: list[str],
     tags: dict[str, str],
     *,
-    pushing: bool,
+    push_to: Root | None,
 ) -> None:
-    if pushing:
-        ids.append(push(session, url, number).packet_id)
+    if push_to is not None:
+        ids.append(push(session, url, push_to, number).packet_id)
     for path in LISTS:
         headers = {"If-None-Match": tags[path]} if number % 2 and path in tags else {}
         response = session.get(url + path, headers=headers, timeout=600)
@@ -67,12 +68,13 @@ def main() -> None:
             listing = session.get(server.url + "/metadata/list", timeout=600).json()["data"]
             ids = [entry["packet"] for entry in listing]
             tags: dict[str, str] = {}
+            push_to = None if args.no_push else Root.open(args.root)
             began = time.monotonic()
             samples: list[tuple[float, float, int]] = []
             next_sample = began
             rounds = 0
             while time.monotonic() - began < args.minutes * 60:
-                one_round(session, server.url, rounds, ids, tags, pushing=not args.no_push)
+                one_round(session, server.url, rounds, ids, tags, push_to=push_to)
                 rounds += 1
                 if time.monotonic() >= next_sample:
                     minutes = (time.monotonic() - began) / 60

@@ -17,13 +17,12 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from outpack.errors import OutpackError
 from outpack.fsclock import PROBE_NAME, FileSystemClock
 from outpack.fsutil import gc_paused, read_many
-from outpack.ids import is_packet_id
+from outpack.ids import packet_ids_among
 from outpack.location import LOCAL, LocationRecord, parse_location_record
 from outpack.root import Root
 from outpack.snapshot import CACHE_DIR, Snapshot, load_snapshot, save_snapshot
@@ -226,7 +225,7 @@ class Catalog:
                 self.summaries.pop(packet_id, None)
                 self.invalid.pop(packet_id, None)
             changes.removed += len(gone)
-        new = _sorted_ids(unknown)
+        new = packet_ids_among(unknown)
         if not new:
             return
         self._known.update(new)
@@ -251,7 +250,7 @@ class Catalog:
             for packet_id in known.keys() - listed:
                 del known[packet_id]
                 changes.removed += 1
-        new = _sorted_ids(unknown)
+        new = packet_ids_among(unknown)
         paths = [os.path.join(folder, packet_id) for packet_id in new]
         with gc_paused():
             for packet_id, data in zip(new, read_many(paths), strict=True):
@@ -289,8 +288,3 @@ class Catalog:
 
     def unpacked(self) -> dict[str, LocationRecord]:
         return self.records.get(LOCAL, {})
-
-
-def _sorted_ids(names: AbstractSet[str]) -> list[str]:
-    """The names that are packet ids, ascending."""
-    return sorted(name for name in names if is_packet_id(name))

@@ -6,6 +6,7 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterable
 
 from outpack.errors import InvalidPacketIdError
 
@@ -31,10 +32,15 @@ def new_packet_id(now: float | None = None) -> str:
     return f"{stamp}-{fraction:04x}{secrets.token_hex(2)}"
 
 
+def packet_ids_among(names: Iterable[str]) -> list[str]:
+    """The names that are packet ids, sorted; anything else is ignored."""
+    return sorted(name for name in names if PACKET_ID_PATTERN.fullmatch(name))
+
+
 def packet_ids_in(directory: str | os.PathLike[str]) -> list[str]:
     """The entries of a folder that are packet ids, sorted; anything else is ignored."""
     try:
         names = os.listdir(directory)
     except FileNotFoundError:
         return []
-    return sorted(name for name in names if PACKET_ID_PATTERN.fullmatch(name))
+    return packet_ids_among(names)
