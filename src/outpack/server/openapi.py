@@ -38,6 +38,13 @@ COMPONENTS: dict[str, Schema] = {
         + ")$",
         "description": "`<algorithm>:<hex digest>`",
     },
+    "LookupHash": {
+        "type": "string",
+        "pattern": r"^\s*(" + "|".join(HASH_ALGORITHMS) + r"):[0-9a-fA-F]+\s*$",
+        "description": "a hash to look up, read as loosely as the reference server reads it: "
+        "any number of hex digits (a digest of the wrong length is simply absent), "
+        "surrounding whitespace allowed",
+    },
     "Failure": {
         "type": "object",
         "required": ["status", "data", "errors"],
@@ -100,7 +107,7 @@ COMPONENTS: dict[str, Schema] = {
     "MissingFilesRequest": {
         "type": "object",
         "required": ["hashes"],
-        "properties": {"hashes": {"type": "array", "items": _ref("Hash")}},
+        "properties": {"hashes": {"type": "array", "items": _ref("LookupHash")}},
     },
 }
 
@@ -122,7 +129,16 @@ TIMED_OUT = _failure("the request body stopped arriving")
 NULL_OK = _json(_success({"nullable": True, "enum": [None]}), "stored (or already present)")
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": _ref("PacketId")}
+# As in the reference, the metadata routes check no format: any other id is a 404.
+_ANY_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "a packet id; anything that is not a packet here is not found",
+}
 _HASH = {"name": "hash", "in": "path", "required": True, "schema": _ref("Hash")}
+_LOOKUP_HASH = {"name": "hash", "in": "path", "required": True, "schema": _ref("LookupHash")}
 
 OPERATIONS: dict[str, dict[str, Schema]] = {
     "/": {
@@ -142,10 +158,9 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
     "/metadata/{id}/json": {
         "get": {
             "summary": "A packet's metadata as JSON",
-            "parameters": [_ID],
+            "parameters": [_ANY_ID],
             "responses": {
                 "200": _json(_success({"type": "object"}), "the metadata document"),
-                "400": BAD_INPUT,
                 "404": NOT_FOUND,
             },
         }
@@ -153,13 +168,12 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
     "/metadata/{id}/text": {
         "get": {
             "summary": "A packet's metadata, the exact stored bytes (not enveloped)",
-            "parameters": [_ID],
+            "parameters": [_ANY_ID],
             "responses": {
                 "200": {
                     "description": "the stored bytes",
                     "content": {"text/plain": {"schema": {"type": "string"}}},
                 },
-                "400": BAD_INPUT,
                 "404": NOT_FOUND,
             },
         }
@@ -200,7 +214,7 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
     "/file/{hash}": {
         "get": {
             "summary": "Download a stored file (not enveloped)",
-            "parameters": [_HASH],
+            "parameters": [_LOOKUP_HASH],
             "responses": {
                 "200": {
                     "description": "the file's bytes",
@@ -248,7 +262,10 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
                 "content": {JSON: {"schema": _ref("MissingFilesRequest")}},
             },
             "responses": {
-                "200": _json(_success({"type": "array", "items": _ref("Hash")}), "hashes"),
+                "200": _json(
+                    _success({"type": "array", "items": {"type": "string"}}),
+                    "the hashes asked about that are absent, as they were written",
+                ),
                 "400": BAD_INPUT,
                 "413": TOO_LARGE,
             },
