@@ -29,6 +29,8 @@ import orjson
 import pytest
 
 from outpack.config import CoreConfig, init_root
+from outpack.hash import Hash
+from outpack.root import Root
 from tests.server.conftest import ServerProcess
 from tests.support import REPO, shared_path
 
@@ -124,6 +126,24 @@ def new_server_root(path: Path) -> Path:
     """An empty root with the settings the server requires."""
     init_root(path, CoreConfig(use_file_store=True, require_complete_tree=True))
     return path
+
+
+def metadata_bytes(root: Path, packet_id: str) -> bytes:
+    return (root / ".outpack" / "metadata" / packet_id).read_bytes()
+
+
+def packet_files(root: Path, packet_id: str) -> dict[str, bytes]:
+    """A packet's files by path in the packet, from the root's archive or else its store."""
+    opened = Root.open(root)
+    meta = orjson.loads(metadata_bytes(root, packet_id))
+    archive = opened.config.core.path_archive
+    if archive is not None:
+        folder = root / archive / meta["name"] / packet_id
+        return {entry["path"]: (folder / entry["path"]).read_bytes() for entry in meta["files"]}
+    return {
+        entry["path"]: opened.store.path(Hash.parse(entry["hash"])).read_bytes()
+        for entry in meta["files"]
+    }
 
 
 @contextlib.contextmanager

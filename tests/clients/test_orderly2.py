@@ -17,9 +17,15 @@ from typing import Any
 import orjson
 import pytest
 
-from outpack.hash import Hash
+from outpack.hash import Hash, hash_bytes
 from outpack.root import Root
-from tests.clients.conftest import RClient, new_server_root, serving
+from tests.clients.conftest import (
+    RClient,
+    metadata_bytes,
+    new_server_root,
+    packet_files,
+    serving,
+)
 from tests.server.conftest import ServerProcess, check_success
 
 CHAIN = ("data", "model", "report")
@@ -68,27 +74,6 @@ def pulled(orderly2: RClient, pushed: Pushed) -> Pulled:
     return Pulled(pushed, work, results)
 
 
-def metadata_bytes(root: Path, packet_id: str) -> bytes:
-    return (root / ".outpack" / "metadata" / packet_id).read_bytes()
-
-
-def archived_files(root: Path, packet_id: str) -> dict[str, bytes]:
-    """The files of a packet in an archive root, by path in the packet."""
-    meta = orjson.loads(metadata_bytes(root, packet_id))
-    folder = root / "archive" / meta["name"] / packet_id
-    return {entry["path"]: (folder / entry["path"]).read_bytes() for entry in meta["files"]}
-
-
-def stored_files(root: Path, packet_id: str) -> dict[str, bytes]:
-    """The files of a packet in a file-store root, by path in the packet."""
-    opened = Root.open(root)
-    meta = orjson.loads(opened.read_metadata_bytes(packet_id))
-    return {
-        entry["path"]: opened.store.path(Hash.parse(entry["hash"])).read_bytes()
-        for entry in meta["files"]
-    }
-
-
 # -- push ----------------------------------------------------------------------
 
 
@@ -108,8 +93,8 @@ def test_pushed_metadata_and_files_are_byte_identical(pushed: Pushed) -> None:
         assert pushed.server.get(f"/metadata/{packet_id}/text").content == metadata_bytes(
             pushed.source, packet_id
         )
-        assert stored_files(served, packet_id) == archived_files(pushed.source, packet_id)
-    data = stored_files(served, pushed.results["ids"]["data"])
+        assert packet_files(served, packet_id) == packet_files(pushed.source, packet_id)
+    data = packet_files(served, pushed.results["ids"]["data"])
     assert data["empty.txt"] == b""
     assert len(data["blob.bin"]) == BLOB_SIZE
 
@@ -142,7 +127,8 @@ def test_uploads_under_the_wrong_hash_are_refused(pushed: Pushed) -> None:
 
     packet = pushed.results["metadata_mismatch"]
     unpushed = pushed.results["ids"]["unpushed"]
-    assert packet["error"].startswith(f"Expected hash '{packet['claimed']}' but found 'sha256:")
+    actual = hash_bytes("sha256", metadata_bytes(pushed.source, unpushed))
+    assert packet["error"] == f"Expected hash '{packet['claimed']}' but found '{actual}'"
     assert not served.has_metadata(unpushed)
     assert unpushed not in served.location_packet_ids("local")
 
@@ -168,7 +154,7 @@ def test_pull_of_a_chain_into_a_file_store_root(pulled: Pulled) -> None:
     assert sorted(Root.open(root).location_packet_ids("local")) == chain
     for packet_id in chain:
         assert metadata_bytes(root, packet_id) == metadata_bytes(pulled.pushed.source, packet_id)
-        assert stored_files(root, packet_id) == archived_files(pulled.pushed.source, packet_id)
+        assert packet_files(root, packet_id) == packet_files(pulled.pushed.source, packet_id)
 
 
 def test_pull_of_a_chain_into_an_archive_root(pulled: Pulled) -> None:
@@ -177,8 +163,8 @@ def test_pull_of_a_chain_into_an_archive_root(pulled: Pulled) -> None:
     assert pulled.results["pulled_archive"] == chain
     for packet_id in chain:
         assert metadata_bytes(root, packet_id) == metadata_bytes(pulled.pushed.source, packet_id)
-        assert archived_files(root, packet_id) == archived_files(pulled.pushed.source, packet_id)
-    data = archived_files(root, pulled.pushed.results["ids"]["data"])
+        assert packet_files(root, packet_id) == packet_files(pulled.pushed.source, packet_id)
+    data = packet_files(root, pulled.pushed.results["ids"]["data"])
     assert data["empty.txt"] == b""
     assert len(data["blob.bin"]) == BLOB_SIZE
 
@@ -189,8 +175,8 @@ def test_run_whose_dependency_comes_from_the_server(pulled: Pulled) -> None:
     meta = orjson.loads(metadata_bytes(root, packet_id))
     report_id = pulled.pushed.results["ids"]["report"]
     assert [dependency["packet"] for dependency in meta["depends"]] == [report_id]
-    upstream = archived_files(pulled.pushed.source, report_id)["report.txt"]
-    produced = archived_files(root, packet_id)
+    upstream = packet_files(pulled.pushed.source, report_id)["report.txt"]
+    produced = packet_files(root, packet_id)
     assert produced["upstream.txt"] == upstream
     assert produced["final.txt"] == b"from the server:\n" + upstream
 
