@@ -189,3 +189,21 @@ def test_not_found_errors(pulled: Pulled) -> None:
         "file": "Hash 'md5:abc123' not found at location",
         "file_well_formed": f"Hash '{hash_missing}' not found at location",
     }
+
+
+# orderly2 writes `"parameters": null` for a packet without parameters, which
+# pyorderly 0.2.1 reads with this warning (a client matter, not the server's).
+@pytest.mark.filterwarnings("ignore:'NoneType' object value of non-optional type:RuntimeWarning")
+def test_pyorderly_pulls_what_orderly2_pushed(pushed: Pushed, tmp_path: Path) -> None:
+    init = pytest.importorskip("pyorderly.outpack.init")
+    location = pytest.importorskip("pyorderly.outpack.location")
+    location_pull = pytest.importorskip("pyorderly.outpack.location_pull")
+    root = tmp_path / "pyorderly"
+    init.outpack_init(root, path_archive=None, use_file_store=True, require_complete_tree=True)
+    location.outpack_location_add("ours", "http", {"url": pushed.server.url}, root=root)
+    location_pull.outpack_location_pull_metadata(root=root)
+    pulled = location_pull.outpack_location_pull_packet(pushed.results["ids"]["report"], root=root)
+    assert sorted(pulled) == pushed.chain
+    for packet_id in pushed.chain:
+        assert metadata_bytes(root, packet_id) == metadata_bytes(pushed.source, packet_id)
+        assert packet_files(root, packet_id) == packet_files(pushed.source, packet_id)
