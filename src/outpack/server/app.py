@@ -188,8 +188,9 @@ class OutpackApp:
 
     @staticmethod
     async def _send(scope: Scope, send: Send, response: AnyResponse, request_id: bytes) -> int:
+        head = scope["method"] == "HEAD"
         if isinstance(response, FileResponse):
-            return await _send_file(scope, send, response, request_id)
+            return await _send_file(scope, send, response, request_id, head=head)
         body = response.body
         headers = [
             (b"content-type", response.content_type),
@@ -198,6 +199,9 @@ class OutpackApp:
             *response.headers,
         ]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if head:
+            # The headers of the GET, Content-Length included; no body.
+            body = b""
         await send({"type": "http.response.body", "body": body})
         return len(body)
 
@@ -220,13 +224,18 @@ def access_policy(settings: ServerSettings) -> AccessPolicy:
     return AccessPolicy(read_only=settings.read_only, tokens=tuple(tokens))
 
 
-async def _send_file(scope: Scope, send: Send, response: FileResponse, request_id: bytes) -> int:
+async def _send_file(
+    scope: Scope, send: Send, response: FileResponse, request_id: bytes, *, head: bool
+) -> int:
     headers = [
         *response.headers,
         (b"content-length", str(response.size).encode("ascii")),
         (b"x-request-id", request_id),
     ]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if head:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return 0
     if PATHSEND in scope.get("extensions", {}):
         # The server sends the file itself, without it passing through Python.
         await send({"type": PATHSEND, "path": response.path})

@@ -9,7 +9,7 @@ make a path reach a different route or a different folder.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -121,6 +121,22 @@ class Route:
         return params
 
 
+def with_head(route: Route) -> Route:
+    """The route, answering HEAD wherever it answers GET.
+
+    The GET handler answers; the app then sends its status and headers
+    (Content-Length, ETag, a 304 included) without the body.
+    """
+    if "GET" not in route.methods or "HEAD" in route.methods:
+        return route
+    methods: dict[str, Handler] = {}
+    for name, handler in route.methods.items():
+        methods[name] = handler
+        if name == "GET":
+            methods["HEAD"] = handler
+    return replace(route, methods=methods)
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     route: Route
@@ -129,7 +145,7 @@ class Match:
 
 class Router:
     def __init__(self, routes: Iterable[Route]) -> None:
-        self.routes = tuple(routes)
+        self.routes = tuple(with_head(route) for route in routes)
         self._static = {route.pattern: route for route in self.routes if route.is_static}
         # Dynamic routes indexed by (segment count, first segment), so a path
         # is compared with the one or two patterns that could match it.
