@@ -19,8 +19,8 @@ from outpack.root import Root
 from outpack.server.access_log import AccessLog
 from outpack.server.auth import AccessDenied, AccessPolicy, load_token_file
 from outpack.server.errors import (
-    ClientDisconnectedError,
     ForbiddenError,
+    IncompleteBodyError,
     MethodNotAllowedError,
     RequestTimeoutError,
     RouteNotFoundError,
@@ -42,7 +42,6 @@ UNMATCHED = "unmatched"
 FILE_CHUNK = 1 << 20
 PATHSEND = "http.response.pathsend"
 MAX_REQUEST_ID = 200
-CLIENT_CLOSED = 499
 
 
 # Request ids need to be unique, not unpredictable: os.urandom costs a system
@@ -123,12 +122,10 @@ class OutpackApp:
             response = await self._respond(request, match)
             status = response.status
             sent = await self._send(scope, send, response, request_id)
-        except ClientDisconnectedError:
-            # Nobody is left to answer; 499 is what the access log records.
-            status = CLIENT_CLOSED
         except Exception:
-            # The response had started, or the client left: nothing more can
-            # reach the client, so only the log hears of it.
+            # `_respond` turns every error into an answer (a body cut short
+            # included), so only sending can fail here: the response had
+            # started, or the connection is gone, and only the log hears of it.
             logger.exception("Failed to send a response (request id %s)", request_id.decode())
         finally:
             duration = time.perf_counter() - started
@@ -156,13 +153,19 @@ class OutpackApp:
             if handler is None:
                 raise MethodNotAllowedError(request.method, tuple(match.route.methods))
             return await handler(request)
-        except ClientDisconnectedError:
-            raise
         except Exception as err:
             info = classify(err)
             if info.unexpected:
                 logger.error(
                     "Unexpected error (request id %s)", request.request_id.decode(), exc_info=err
+                )
+            elif isinstance(err, IncompleteBodyError):
+                logger.warning(
+                    "%s %s: %s; refused, nothing stored (request id %s)",
+                    request.method,
+                    self._path(request),
+                    err.detail,
+                    request.request_id.decode(),
                 )
             if not isinstance(err, RequestTimeoutError):
                 # Read what the client is still sending, so that it gets to

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from outpack.server.errors import ClientDisconnectedError
+from outpack.server.errors import IncompleteBodyError
 from outpack.server.responses import AnyResponse
 
 Scope = dict[str, Any]
@@ -23,7 +23,15 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 class Request:
-    __slots__ = ("_query", "body_consumed", "params", "receive", "request_id", "scope")
+    __slots__ = (
+        "_query",
+        "body_consumed",
+        "params",
+        "receive",
+        "received",
+        "request_id",
+        "scope",
+    )
 
     def __init__(
         self, scope: Scope, receive: Receive, params: dict[str, str], request_id: bytes
@@ -33,6 +41,7 @@ class Request:
         self.params = params
         self.request_id = request_id
         self.body_consumed = False
+        self.received = 0
         self._query: dict[str, str] | None = None
 
     @property
@@ -65,17 +74,22 @@ class Request:
 
         Once the last piece has been seen, this returns `(b"", False)` without
         waiting: servers block a `receive` after the body until the client
-        disconnects, which would stall the response.
+        disconnects, which would stall the response. A body cut short (the
+        client closed its side, or the whole connection) raises
+        IncompleteBodyError.
         """
         if self.body_consumed:
             return b"", False
         message = await self.receive()
         if message["type"] == "http.disconnect":
-            raise ClientDisconnectedError()
+            # Nothing more will come: the request cannot be completed.
+            self.body_consumed = True
+            raise IncompleteBodyError(self.received, self.content_length())
         more = bool(message.get("more_body", False))
         if not more:
             self.body_consumed = True
         chunk: bytes = message.get("body", b"")
+        self.received += len(chunk)
         return chunk, more
 
     def content_length(self) -> int | None:
