@@ -252,12 +252,12 @@ def test_unknown_routes_and_methods(client: AsgiClient) -> None:
         assert failure(client, "GET", target, 404) == "This route does not exist"
     response = client.request("DELETE", "/")
     assert response.status == 405
-    assert response.header("allow") == "GET"
+    assert response.header("allow") == "GET, HEAD"
     assert check_failure(response.body)["error"] == "METHOD_NOT_ALLOWED"
     assert failure(client, "GET", "/packets/missing", 405)
     assert failure(client, "PUT", "/file/" + ABSENT_HASH, 405)
     response = client.request("BREW", "/file/" + ABSENT_HASH)
-    assert response.header("allow") == "GET, POST"
+    assert response.header("allow") == "GET, HEAD, POST"
 
 
 def test_packets_missing(sample: SampleRoot, client: AsgiClient) -> None:

@@ -94,7 +94,7 @@ def test_truncated_upload_leaves_nothing(
         head = f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n".encode()
         body = sent
     raw_request(server, head, body, close_after=True)
-    wait_for(lambda: any(line["status"] == 499 for line in server.access_lines()))
+    wait_for(lambda: any(line["status"] == 400 for line in server.access_lines()))
     wait_for(lambda: temp_files(new_root.path) == [])
     assert outpack_files(new_root.path) == before
     # The server is still fine.

@@ -306,10 +306,11 @@ def openapi_document(patterns: Iterable[str]) -> dict[str, Any]:
     """The document for exactly these route patterns (each must be described above)."""
     paths: dict[str, dict[str, Schema]] = {}
     for pattern in patterns:
-        paths[pattern] = {
+        described = {
             method: _with_common_answers(pattern, method, operation)
             for method, operation in OPERATIONS[pattern].items()
         }
+        paths[pattern] = _with_head(described)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -354,3 +355,16 @@ def _with_common_answers(pattern: str, method: str, operation: Schema) -> Schema
         responses["408"] = TIMED_OUT
     # Optional: `{}` means no credentials, which is the default set-up.
     return {**operation, **extra, "responses": responses, "security": [{}, {"bearer": []}]}
+
+
+def _with_head(operations: dict[str, Schema]) -> dict[str, Schema]:
+    """Every GET also answers HEAD: the same status and headers, no body."""
+    get = operations.get("get")
+    if get is None:
+        return operations
+    responses = {
+        status: {"description": answer["description"]}
+        for status, answer in get["responses"].items()
+    }
+    head = {**get, "summary": f"{get['summary']}: headers only", "responses": responses}
+    return {**operations, "head": head}
