@@ -167,6 +167,7 @@ def test_pull_of_a_chain_into_an_archive_root(pulled: Pulled) -> None:
     data = packet_files(root, pulled.pushed.results["ids"]["data"])
     assert data["empty.txt"] == b""
     assert len(data["blob.bin"]) == BLOB_SIZE
+    assert data["données.txt"] == "Grüße aus Zürich\n".encode()
 
 
 def test_run_whose_dependency_comes_from_the_server(pulled: Pulled) -> None:

@@ -29,9 +29,9 @@ record("pulled_file_store", as.list(orderly_location_pull(report, root = file_st
 archive <- input$archive
 orderly_init(archive)
 orderly_location_add_http("ours", url, root = archive)
-orderly_location_fetch_metadata(root = archive)
-record("pulled_archive", as.list(
-  orderly_location_pull(report, recursive = TRUE, root = archive)))
+record("pulled_archive", as.list(orderly_location_pull(
+  quote(latest(name == "report")), location = "ours", fetch_metadata = TRUE,
+  recursive = TRUE, root = archive)))
 
 downstream <- input$downstream
 orderly_init(downstream)
