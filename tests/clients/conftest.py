@@ -129,13 +129,14 @@ def new_server_root(path: Path) -> Path:
 
 
 def metadata_bytes(root: Path, packet_id: str) -> bytes:
-    return (root / ".outpack" / "metadata" / packet_id).read_bytes()
+    """The stored metadata of a packet in any client's root."""
+    return Root.open(root).read_metadata_bytes(packet_id)
 
 
 def packet_files(root: Path, packet_id: str) -> dict[str, bytes]:
     """A packet's files by path in the packet, from the root's archive or else its store."""
     opened = Root.open(root)
-    meta = orjson.loads(metadata_bytes(root, packet_id))
+    meta = orjson.loads(opened.read_metadata_bytes(packet_id))
     archive = opened.config.core.path_archive
     if archive is not None:
         folder = root / archive / meta["name"] / packet_id
