@@ -147,6 +147,15 @@ def packet_files(root: Path, packet_id: str) -> dict[str, bytes]:
     }
 
 
+def requests_between(server: ServerProcess, start: str, end: str) -> list[tuple[str, str, int]]:
+    """(method, route, status) of the requests the access log shows between two
+    requests whose `x-request-id` is `start` and `end` (marks a client sent)."""
+    lines = server.access_lines()
+    marks = [line["request_id"] for line in lines]
+    between = lines[marks.index(start) + 1 : marks.index(end)]
+    return [(line["method"], line["route"], line["status"]) for line in between]
+
+
 @contextlib.contextmanager
 def serving(root: Path, log_dir: Path) -> Iterator[ServerProcess]:
     """`outpack start-server` on 127.0.0.1 for a block longer than one test."""

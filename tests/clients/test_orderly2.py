@@ -24,6 +24,7 @@ from tests.clients.conftest import (
     metadata_bytes,
     new_server_root,
     packet_files,
+    requests_between,
     serving,
 )
 from tests.server.conftest import ServerProcess, check_success
@@ -110,10 +111,7 @@ def test_non_ascii_metadata_survives_the_push(pushed: Pushed) -> None:
 
 def test_second_push_sends_nothing(pushed: Pushed) -> None:
     assert pushed.results["second_push"] == {"packets": [], "files": []}
-    lines = pushed.server.access_lines()
-    marks = [line["request_id"] for line in lines]
-    between = lines[marks.index("second-push") + 1 : marks.index("second-push-done")]
-    assert [(line["method"], line["route"], line["status"]) for line in between] == [
+    assert requests_between(pushed.server, "second-push", "second-push-done") == [
         ("POST", "/packets/missing", 200)
     ]
 

@@ -21,7 +21,13 @@ import requests
 
 from outpack.hash import hash_bytes
 from outpack.root import Root
-from tests.clients.conftest import metadata_bytes, new_server_root, packet_files, serving
+from tests.clients.conftest import (
+    metadata_bytes,
+    new_server_root,
+    packet_files,
+    requests_between,
+    serving,
+)
 from tests.server.conftest import ServerProcess, check_success
 from tests.server.test_pyorderly import make_source
 
@@ -64,13 +70,6 @@ def mark(server: ServerProcess, name: str) -> None:
     requests.get(server.url + "/", headers={"x-request-id": name}, timeout=10)
 
 
-def requests_between(server: ServerProcess, start: str, end: str) -> list[tuple[str, str]]:
-    lines = server.access_lines()
-    marks = [line["request_id"] for line in lines]
-    between = lines[marks.index(start) + 1 : marks.index(end)]
-    return [(line["method"], line["route"]) for line in between]
-
-
 @pytest.fixture(scope="module")
 def pushed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushed]:
     work = tmp_path_factory.mktemp("pyorderly")
@@ -97,15 +96,15 @@ def new_root(path: Path, server: ServerProcess, **config: object) -> Path:
 def test_empty_list_then_push_of_a_chain(pushed: Pushed) -> None:
     assert pushed.listed_before == set()
     sent = requests_between(pushed.server, "first-push", "second-push")
-    assert sent.count(("POST", "/packet/{hash}")) == len(pushed.chain)
+    assert sent.count(("POST", "/packet/{hash}", 200)) == len(pushed.chain)
     listed = check_success(pushed.server.get("/metadata/list").content, "locations.json")
     assert [entry["packet"] for entry in listed] == sorted(pushed.chain)
 
 
 def test_second_push_sends_nothing(pushed: Pushed) -> None:
     assert requests_between(pushed.server, "second-push", "second-push-done") == [
-        ("POST", "/packets/missing"),
-        ("POST", "/files/missing"),
+        ("POST", "/packets/missing", 200),
+        ("POST", "/files/missing", 200),
     ]
 
 
