@@ -63,7 +63,14 @@ def test_any_unknown_id_is_not_found(
 
 @pytest.mark.parametrize(
     "file_hash",
-    ["md5:abc123", "sha256:0", "sha256:" + HEX64[:-1], "sha256:" + HEX64 * 2, "sha1:ABCDEF"],
+    [
+        "md5:abc123",
+        "sha256:0",
+        "sha256:" + HEX64[:-1],
+        "sha256:" + HEX64 * 2,
+        "sha1:ABCDEF",
+        "sha256:" + HEX64.upper(),
+    ],
 )
 def test_a_digest_of_any_length_is_well_formed_and_absent(
     served: tuple[SampleRoot, ServerProcess], file_hash: str

@@ -30,6 +30,7 @@ from outpack.server.errors import (
 from outpack.server.memory import release_large_blocks_to_the_system
 from outpack.server.metrics import HttpMetrics, method_label
 from outpack.server.openapi import openapi_document
+from outpack.server.parent_watch import watch_supervisor_from_environment
 from outpack.server.responses import AnyResponse, FileResponse, Response, failure_response
 from outpack.server.routes import Handlers
 from outpack.server.routing import Match, Message, Receive, Request, Router, Scope, Send
@@ -263,4 +264,6 @@ def app_from_environment() -> OutpackApp:
     """Factory for granian (or any ASGI server): settings come from the environment."""
     settings = ServerSettings.from_environment()
     release_large_blocks_to_the_system()
+    # In a worker of `outpack start-server`: exit if the supervisor dies.
+    watch_supervisor_from_environment()
     return create_app(settings, AccessLog() if settings.access_log else None)

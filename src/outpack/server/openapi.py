@@ -128,17 +128,19 @@ FORBIDDEN = _failure("a read-only server, or a read token that tries to write")
 TIMED_OUT = _failure("the request body stopped arriving")
 NULL_OK = _json(_success({"nullable": True, "enum": [None]}), "stored (or already present)")
 
-_ID = {"name": "id", "in": "path", "required": True, "schema": _ref("PacketId")}
+
+def _path_parameter(name: str, schema: Schema, description: str = "") -> Schema:
+    described = {"description": description} if description else {}
+    return {"name": name, "in": "path", "required": True, "schema": schema, **described}
+
+
+_ID = _path_parameter("id", _ref("PacketId"))
 # As in the reference, the metadata routes check no format: any other id is a 404.
-_ANY_ID = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string"},
-    "description": "a packet id; anything that is not a packet here is not found",
-}
-_HASH = {"name": "hash", "in": "path", "required": True, "schema": _ref("Hash")}
-_LOOKUP_HASH = {"name": "hash", "in": "path", "required": True, "schema": _ref("LookupHash")}
+_ANY_ID = _path_parameter(
+    "id", {"type": "string"}, "a packet id; anything that is not a packet here is not found"
+)
+_HASH = _path_parameter("hash", _ref("Hash"))
+_LOOKUP_HASH = _path_parameter("hash", _ref("LookupHash"))
 
 OPERATIONS: dict[str, dict[str, Schema]] = {
     "/": {

@@ -158,10 +158,11 @@ class Handlers:
     async def file_get(self, request: Request) -> FileResponse:
         text = request.params["hash"]
         file_hash = parse_lookup_hash(text)
-        if file_hash is None:
+        if file_hash is None or not self.root.store.exists(file_hash):
+            # Named as the client wrote it, as the reference does.
             raise FileNotFoundInStoreError(text)
         text = text.strip()
-        path = self.root.store.locate(file_hash)
+        path = self.root.store.path(file_hash)
         size = os.stat(path).st_size
         return FileResponse(
             # ASGI's pathsend wants an absolute path.
