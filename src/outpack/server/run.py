@@ -24,7 +24,6 @@ import outpack.server.app  # noqa: F401
 from outpack.server.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
 
 APP_FACTORY = "outpack.server.app:app_from_environment"
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 @dataclass(frozen=True)
