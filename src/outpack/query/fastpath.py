@@ -1,8 +1,8 @@
 """The parser's fast path: the same grammar over bare token strings (BARE_TOKEN),
 for queries that parse cleanly. It gives up (returns None) at anything that would be an error
-or that needs token positions, the `{...}` subqueries; `parser._parse_full` then decides,
+or that needs token positions, the `{...}` subqueries; `parser.parse_full` then decides,
 so errors and their positions come from one place. It must never accept a query
-that `_parse_full` rejects, nor build a different AST: `tests/query/test_fastpath.py`
+that `parse_full` rejects, nor build a different AST: `tests/query/test_fastpath.py`
 checks exactly that on generated queries, orderly2's extensions included, and the
 differential tests go through here first.
 

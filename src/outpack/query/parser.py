@@ -118,10 +118,12 @@ def parse_query(text: str) -> QueryNode:
     if unquoted:
         return Single(Test(TestOperator.Equal, LookupId(), Literal(unquoted.group(1))))
     node = parse_fast(text)
-    return _parse_full(text) if node is None else node
+    return parse_full(text) if node is None else node
 
 
-def _parse_full(text: str) -> QueryNode:
+def parse_full(text: str) -> QueryNode:
+    """The full parser alone, without the fast path or the unquoted id shortform: what
+    `parse_query` falls back to, and what the tests hold the fast path to."""
     tokens = tokenize(text)
     _, first_start, first_end = tokens[0]
     first = text[first_start:first_end]
