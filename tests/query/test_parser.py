@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from outpack.errors import QueryError, QueryParseError
@@ -181,15 +179,15 @@ def test_deep_nesting_parses_without_recursion() -> None:
     assert f"column {2 * depth + 11}" in str(error)
 
 
-def test_a_megabyte_query_is_handled_quickly() -> None:
+def test_a_megabyte_query_is_handled() -> None:
+    # Its parse time, against a linear scan of the same text, is in
+    # `benchmarks/query_bench.py` (hostile inputs).
     query = " || ".join(f'name == "n{i}"' for i in range(80_000))
     assert len(query) > 1_000_000
-    start = time.perf_counter()
     node = parse_query(query)
     assert isinstance(node, BooleanExpr)
     assert len(repr(node)) > len(query)
     assert node == parse_query(query)
-    assert time.perf_counter() - start < 20
     assert "expected" in str(_error(query + " &&"))
 
 
