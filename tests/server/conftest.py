@@ -343,7 +343,7 @@ class ServerProcess:
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = PATIENCE_S) -> None:
-        # How fast it starts is measured by benchmarks/server_bench.py, not here.
+        # How fast it starts is measured by benchmarks/lifecycle_bench.py, not here.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

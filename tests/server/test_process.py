@@ -37,7 +37,7 @@ StartServer = Callable[..., ServerProcess]
 
 def test_ready_and_stops_cleanly_on_sigterm(sample: SampleRoot, start_server: StartServer) -> None:
     # How fast (the contract: ready within a second on a small root, as pyorderly
-    # waits 2 s) is measured by `benchmarks/server_bench.py`, section 0.
+    # waits 2 s; stopped within 3 s) is measured by `benchmarks/lifecycle_bench.py`.
     for _ in range(3):
         server = start_server(sample.path)
         workers = server.children()
