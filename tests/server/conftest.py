@@ -29,7 +29,12 @@ from outpack.root import Root
 from outpack.server.access_log import AccessLog
 from outpack.server.app import OutpackApp, create_app
 from outpack.server.settings import ServerSettings
-from tests.support import PATIENCE_S, SHARED, load_schema_validator
+from tests.support import (
+    PATIENCE_S,
+    SHARED,
+    load_schema_validator,
+    wait_for,  # noqa: F401  # re-exported: server tests import it here
+)
 
 JSON = "application/json"
 SCHEMA_DIR = SHARED / "schema" / "server"
