@@ -96,7 +96,7 @@ _SINGLE_VALUED_HINT: Final = (
     "Try wrapping expression in latest or single."
 )
 
-Semantic = list[tuple[int, int, str]]
+_Semantic = list[tuple[int, int, str]]
 
 
 class _GrammarError(Exception):
@@ -170,7 +170,7 @@ def _value(text: str, token: Token) -> TestValue | None:
     return lookup
 
 
-def _parse_depth(text: str, tokens: list[Token], i: int, semantic: Semantic) -> tuple[float, int]:
+def _parse_depth(text: str, tokens: list[Token], i: int, semantic: _Semantic) -> tuple[float, int]:
     """The depth argument after the comma at `i`; returns it and the index of the ')'."""
     kind, start, end = tokens[i]
     if kind == KEYWORD and text[start:end] == "depth":
@@ -203,7 +203,7 @@ class _Parser:
     def __init__(self, text: str, tokens: list[Token]) -> None:
         self.text = text
         self.tokens = tokens
-        self.semantic: Semantic = []
+        self.semantic: _Semantic = []
         self.stack: list[Frame] = []
         self.frame = Frame(TOP)
         self.state = _BODY_START
