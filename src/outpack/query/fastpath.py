@@ -30,7 +30,7 @@ from outpack.query.frames import (
     LATEST,
     TOP,
     Frame,
-    argument_shortform,
+    id_shortform,
     keyword_value,
     prefixed_lookup,
     whole_query_shortform,
@@ -52,7 +52,7 @@ _FIRST_CHARS: Final = {'"': _QUOTE, "'": _QUOTE, "+": _SIGN, "-": _SIGN} | dict.
 def _bare_value(token: str) -> TestValue | None:
     kind = _FIRST_CHARS.get(token[:1])
     if kind is None:
-        return keyword_value(token) or prefixed_lookup(token)
+        return prefixed_lookup(token) if ":" in token else keyword_value(token)
     # A lone quote or sign is an error token; longer ones are strings and numbers.
     if kind == _DIGIT or len(token) > 1:
         return Literal(token[1:-1] if kind == _QUOTE else float(token))
@@ -128,9 +128,9 @@ def _parse_tokens(tokens: list[str]) -> QueryNode | None:  # noqa: PLR0912
                 frame = Frame(opener)
                 if opener != BRACKETS:
                     i += 1
-                    shortform = argument_shortform(opener, tokens[i])
+                    shortform = id_shortform(tokens[i]) if opener in GRAPH_FUNCTIONS else None
                     if shortform is not None and tokens[i + 1] in _ARGUMENT_END:
-                        frame.add(shortform)
+                        frame.add(shortform)  # allowed as the argument of usedby/uses
                         primary = False
                         i += 1
                 continue

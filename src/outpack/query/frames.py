@@ -81,7 +81,10 @@ def prefixed_lookup(token: str) -> TestValue | None:
 
 
 def id_shortform(token: str) -> Test | None:
-    """A quoted string standing alone means `id == "..."`; None for any other token."""
+    """A quoted string standing alone means `id == "..."`; None for any other token.
+
+    Allowed as the whole query and as the argument of usedby/uses (followed by `)`
+    or `,`), nowhere else."""
     if token[:1] in QUOTES and len(token) > 1:
         return Test(TestOperator.Equal, LOOKUP_ID, Literal(token[1:-1]))
     return None
@@ -92,12 +95,6 @@ def whole_query_shortform(token: str) -> QueryNode | None:
     if token == "latest":
         return Latest(None)
     return id_shortform(token)
-
-
-def argument_shortform(kind: int, token: str) -> Test | None:
-    """The id shortform as the argument of usedby/uses, which is the only place it is allowed
-    inside a query; the caller checks that `)` or `,` follows it."""
-    return id_shortform(token) if kind in GRAPH_FUNCTIONS else None
 
 
 class Frame:

@@ -48,7 +48,7 @@ from outpack.query.frames import (
     USEDBY,
     USES,
     Frame,
-    argument_shortform,
+    id_shortform,
     keyword_value,
     prefixed_lookup,
     whole_query_shortform,
@@ -262,9 +262,10 @@ class _Parser:
         kind = FUNCTIONS[word]
         self._open(Frame(kind, word, after_start))
         self.i = i + 2
-        shortform = argument_shortform(kind, self.text[after_start:after_end])
+        argument = self.text[after_start:after_end]
+        shortform = id_shortform(argument) if kind in GRAPH_FUNCTIONS else None
         if shortform is not None and tokens[i + 3][0] in (RPAREN, COMMA):
-            self.frame.add(shortform)
+            self.frame.add(shortform)  # allowed as the argument of usedby/uses
             self.state = _AFTER_PRIMARY
             self.i += 1
         return None
