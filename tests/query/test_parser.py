@@ -103,6 +103,16 @@ def test_error_message_shows_line_column_caret_and_expectation() -> None:
     assert "expected body" in str(_error("single()"))
 
 
+def test_error_fields_say_where_for_programs() -> None:
+    error = _error('name == "a" &&\n  && name == "b"')
+    assert (error.line, error.column, error.position) == (2, 3, 17)
+    assert error.query == 'name == "a" &&\n  && name == "b"'
+    assert error.detail == "expected negation, brackets, function or test"
+    assert str(error).endswith(error.detail)
+    unplaced = QueryParseError("Query is too long")
+    assert (unplaced.line, unplaced.column, unplaced.position, unplaced.detail) == (None,) * 4
+
+
 def test_error_position_on_a_later_line() -> None:
     error = _error('name == "a" &&\n  && name == "b"')
     assert str(error).splitlines()[:3] == [
