@@ -6,7 +6,6 @@ import hashlib
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -21,8 +20,8 @@ from tests.server.conftest import (
     check_success,
     outpack_files,
     temp_files,
-    wait_for,
 )
+from tests.support import wait_for
 
 StartServer = Callable[..., ServerProcess]
 
@@ -162,8 +161,7 @@ def test_concurrent_uploads_of_the_same_file_and_packet(
     assert new_root.packet_ids() == [packet_id]
     assert new_root.location_packet_ids("local") == [packet_id]
     assert new_root.read_metadata_bytes(packet_id) == metadata
-    time.sleep(0.1)
-    assert temp_files(new_root.path) == []
+    wait_for(lambda: temp_files(new_root.path) == [], what="no temporary files left")
 
 
 def test_zero_byte_file_round_trip(new_root: Root, server: ServerProcess) -> None:

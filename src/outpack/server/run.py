@@ -27,7 +27,6 @@ from outpack.server.parent_watch import supervisor_environment
 from outpack.server.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
 
 APP_FACTORY = "outpack.server.app:app_from_environment"
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 @dataclass(frozen=True)
