@@ -1,12 +1,14 @@
 """A persistent copy of the catalog, so large roots open without reading every packet.
 
-`.outpack/cache/catalog-v3.json` holds each packet's summary and every location
-record. It is only ever a shortcut: on load, the folders are listed and
-reconciled with it (new entries read, vanished ones dropped), and a snapshot
-that is missing, unreadable, from another format or another root configuration
-is ignored and rebuilt. Writes are atomic (temporary file, then rename), so any
-number of processes may read and write it concurrently; the last writer wins,
-and whatever it wrote is reconciled with the folders by the next reader.
+`.outpack/cache/catalog-v4.json` holds each packet's summary (without
+`custom`, which only the Packit list sends on, read from the metadata files)
+and every location record, and names the damaged files. It is only ever a
+shortcut: on load, the folders are listed and reconciled with it (new entries
+read, vanished ones dropped), and a snapshot that is missing, unreadable, from
+another format or another root configuration is ignored and rebuilt. Writes
+are atomic (temporary file, then rename), so any number of processes may read
+and write it concurrently; the last writer wins, and whatever it wrote is
+reconciled with the folders by the next reader.
 
 The layout is columnar (one JSON array per field rather than one row per
 packet): decoding it creates far fewer objects, and the summaries are then
@@ -30,11 +32,11 @@ from outpack.summary import PacketSummary
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "outpack-python-catalog/3"
+FORMAT = "outpack-python-catalog/4"
 CACHE_DIR = "cache"
-SNAPSHOT_FILE = "catalog-v3.json"
+SNAPSHOT_FILE = "catalog-v4.json"
 # Written by earlier versions; removed when a new snapshot is saved.
-OLD_FILES = ("catalog-v1.json", "catalog-v2.json")
+OLD_FILES = ("catalog-v1.json", "catalog-v2.json", "catalog-v3.json")
 
 
 class Snapshot:
@@ -55,10 +57,12 @@ class Snapshot:
         # an unchanged root is not even listed again on open.
         folders: dict[str, tuple[int, bool]] | None = None,
         *,
+        damaged_records: dict[str, dict[str, str]] | None = None,
         packet_columns: dict[str, list[Any]] | None = None,
         record_columns: dict[str, dict[str, list[Any]]] | None = None,
     ) -> None:
         self.invalid = invalid
+        self.damaged_records = damaged_records if damaged_records is not None else {}
         self.folders = folders if folders is not None else {}
         self._summaries = summaries
         self._packet_columns = packet_columns
@@ -109,7 +113,6 @@ def _packet_columns(summaries: dict[str, PacketSummary]) -> dict[str, list[Any]]
         "start": [s.start for s in values],
         "end": [s.end for s in values],
         "depends": [s.dependency_ids for s in values],
-        "custom": [s.custom_json.decode() for s in values],
     }
 
 
@@ -129,6 +132,7 @@ def save_snapshot(root: Root, snapshot: Snapshot) -> None:
         "config": _config_fingerprint(root),
         "packets": _packet_columns(snapshot.summaries),
         "invalid": snapshot.invalid,
+        "damaged_records": snapshot.damaged_records,
         "folders": snapshot.folders,
         "records": {
             location: _record_columns(records) for location, records in snapshot.records.items()
@@ -154,7 +158,6 @@ def _summaries(columns: dict[str, list[Any]]) -> dict[str, PacketSummary]:
     names: dict[str, str] = {}
     shared_names = [names.setdefault(name, name) for name in columns["name"]]
     depends = map(tuple, columns["depends"])
-    custom = map(str.encode, columns["custom"])
     built = map(
         PacketSummary,
         columns["id"],
@@ -163,7 +166,6 @@ def _summaries(columns: dict[str, list[Any]]) -> dict[str, PacketSummary]:
         columns["start"],
         columns["end"],
         depends,
-        custom,
     )
     return dict(zip(columns["id"], built, strict=True))
 
@@ -192,7 +194,6 @@ PACKET_COLUMNS: dict[str, type | tuple[type, ...]] = {
     "start": _NUMBER,
     "end": _NUMBER,
     "depends": list,
-    "custom": str,
 }
 RECORD_COLUMNS: dict[str, type | tuple[type, ...]] = {
     "packet": str,
@@ -209,6 +210,12 @@ def _records(columns: dict[str, list[Any]], ids: dict[str, str]) -> dict[str, Lo
         LocationRecord, packets, columns["time"], columns["hash"], columns["schema_version"]
     )
     return dict(zip(packets, built, strict=True))
+
+
+def _messages(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise ValueError("expected an object of messages")
+    return {str(key): str(value) for key, value in raw.items()}
 
 
 def _load(root: Root, path: Path) -> Snapshot | None:
@@ -230,8 +237,12 @@ def _load(root: Root, path: Path) -> Snapshot | None:
         }
         return Snapshot(
             None,
-            dict(document["invalid"]),
+            _messages(document["invalid"]),
             folders=folders,
+            damaged_records={
+                str(location): _messages(damaged)
+                for location, damaged in document["damaged_records"].items()
+            },
             packet_columns=packet_columns,
             record_columns=record_columns,
         )

@@ -23,7 +23,7 @@ from outpack.location import LocationRecord
 from outpack.packet import create_packet
 from outpack.root import Root
 from outpack.server.app import create_app
-from outpack.server.lists import extend_array_body
+from outpack.server.bodies import BodyFile, BodyWriter, entry_lines
 from outpack.server.responses import success_body, success_body_raw
 from outpack.server.settings import ServerSettings
 from outpack.server.state import _entry_size, _MetadataCache, _MetadataEntry
@@ -100,16 +100,33 @@ def test_lists_stay_equal_to_the_disk(steps: list[tuple[Any, ...]]) -> None:
             assert [entry["id"] for entry in packit] == expected_packit_ids(root)
 
 
-def test_extending_an_array_body() -> None:
-    empty = success_body([])
-    one = success_body([1])
-    assert extend_array_body(empty, b"[]") == empty
-    assert extend_array_body(empty, b"[1]") == one
-    assert extend_array_body(one, b"[]") == one
-    assert orjson.loads(extend_array_body(one, b"[2,3]")) == orjson.loads(success_body([1, 2, 3]))
-    assert extend_array_body(success_body_raw(b'[{"a":1}]'), b'[{"b":2}]') == success_body(
-        [{"a": 1}, {"b": 2}]
+def _written(root: Root, name: str, entries: list[bytes], previous: BodyFile | None) -> BodyFile:
+    with BodyWriter(root) as writer:
+        if previous is not None:
+            writer.copy_entries(previous)
+        writer.add(entries)
+        return writer.finish(name)
+
+
+def test_body_files_extend_by_copying_the_previous_entries(new_root: Root) -> None:
+    empty = _written(new_root, "t-empty.json", [], None)
+    assert Path(empty.path).read_bytes() == success_body_raw(b"[\n]")
+    assert orjson.loads(Path(empty.path).read_bytes()) == orjson.loads(success_body([]))
+    one = _written(new_root, "t-one.json", [b"1"], empty)
+    assert orjson.loads(Path(one.path).read_bytes()) == orjson.loads(success_body([1]))
+    three = _written(new_root, "t-three.json", [b"2", b'{"a":3}'], one)
+    assert orjson.loads(Path(three.path).read_bytes()) == orjson.loads(
+        success_body([1, 2, {"a": 3}])
     )
+    assert three.count == 3 and three.size == Path(three.path).stat().st_size
+    assert list(entry_lines(three)) == [b"1", b"2", b'{"a":3}']
+    # Made directly, the same entries give the same bytes: names and tags can be shared.
+    direct = _written(new_root, "t-direct.json", [b"1", b"2", b'{"a":3}'], None)
+    assert Path(direct.path).read_bytes() == Path(three.path).read_bytes()
+    unchanged = _written(new_root, "t-same.json", [], three)
+    assert Path(unchanged.path).read_bytes() == Path(three.path).read_bytes()
+    # Nothing is left behind in the temporary folder.
+    assert not any(new_root.tmp_dir.iterdir())
 
 
 def test_metadata_cache_keeps_the_recently_used_within_its_budget() -> None:

@@ -94,14 +94,20 @@ class OutpackApp:
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1000})
 
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
-        # Nothing to set up or tear down: state is built lazily in each process.
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        # Each worker process loads its state in the background once started
+        # (requests meanwhile wait only if they need it), and saves the
+        # catalog snapshot on the way out if it is the process that saves it.
+        loading: asyncio.Task[None] | None = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                loading = asyncio.create_task(self.handlers.state.startup())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if loading is not None:
+                    await asyncio.gather(loading, return_exceptions=True)
+                await self.handlers.state.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

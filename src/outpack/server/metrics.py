@@ -15,9 +15,10 @@ import os
 import resource
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from outpack.fsclock import FileSystemClock
+from outpack.catalog import root_clock
+from outpack.freshness import FolderWatch
+from outpack.root import Root
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -119,31 +120,29 @@ class HttpMetrics:
 
 @dataclass(slots=True)
 class _PrefixDir:
-    mtime_ns: int
-    settled: bool
     files: int
     size: int
 
 
 class StoreStats:
-    """File count and total size of the store, re-reading only folders that changed."""
+    """File count and total size of the store, re-reading only folders the watch says changed."""
 
-    def __init__(self, files_dir: Path, clock: FileSystemClock) -> None:
-        self.files_dir = files_dir
-        self._clock = clock
+    def __init__(self, root: Root) -> None:
+        self.files_dir = root.outpack_dir / "files"
+        self._watch = FolderWatch(root_clock(root))
         self._dirs: dict[str, _PrefixDir] = {}
 
     def totals(self) -> tuple[int, int]:
         seen: dict[str, _PrefixDir] = {}
         for prefix in self._prefix_dirs():
-            try:
-                stat = os.stat(prefix)
-            except FileNotFoundError:
-                continue
             cached = self._dirs.get(prefix)
-            if cached is None or cached.mtime_ns != stat.st_mtime_ns or not cached.settled:
-                cached = self._scan(prefix, stat.st_mtime_ns, self._clock.passed(stat.st_mtime_ns))
+            changed = self._watch.changed(prefix, prefix)
+            if changed is None:
+                continue
+            if cached is None or changed:
+                cached = self._scan(prefix)
             seen[prefix] = cached
+        self._watch.forget(self._dirs.keys() - seen.keys())
         self._dirs = seen
         return sum(d.files for d in seen.values()), sum(d.size for d in seen.values())
 
@@ -159,7 +158,7 @@ class StoreStats:
                 continue
 
     @staticmethod
-    def _scan(prefix: str, mtime_ns: int, settled: bool) -> _PrefixDir:
+    def _scan(prefix: str) -> _PrefixDir:
         files = size = 0
         try:
             for entry in os.scandir(prefix):
@@ -171,15 +170,20 @@ class StoreStats:
                     continue
         except FileNotFoundError:
             pass
-        return _PrefixDir(mtime_ns, settled, files, size)
+        return _PrefixDir(files, size)
 
 
-def repository_lines(metadata: int, packets: int, files: int, size: int) -> list[str]:
+def repository_lines(metadata: int, packets: int, files: int, size: int, damaged: int) -> list[str]:
     gauges = (
         ("metadata_total", "Number of packet metadata in the repository", metadata),
         ("packets_total", "Number of packets contained in the repository", packets),
         ("files_total", "Number of files in the repository", files),
         ("file_size_bytes_total", "Total file size of the repository, in bytes", size),
+        (
+            "damaged_metadata",
+            "Damaged metadata files and location records, left out of every list",
+            damaged,
+        ),
     )
     lines = []
     for name, help_text, value in gauges:

@@ -10,8 +10,8 @@ import orjson
 
 from outpack.hash import Hash
 from outpack.root import Root
+from outpack.server.bodies import BodyFile, CachedBody
 from outpack.server.errors import BadRequestError
-from outpack.server.lists import CachedBody
 from outpack.server.metrics import (
     HttpMetrics,
     StoreStats,
@@ -20,10 +20,12 @@ from outpack.server.metrics import (
     repository_lines,
 )
 from outpack.server.responses import (
+    JSON,
     NULL_SUCCESS,
     OCTET_STREAM,
     PROMETHEUS,
     TEXT,
+    AnyResponse,
     FileResponse,
     Response,
     json_response,
@@ -81,12 +83,14 @@ def etag_matches(header: bytes, etag: bytes) -> bool:
     return False
 
 
-def _conditional(request: Request, cached: CachedBody) -> Response:
-    """The cached answer, or a bodiless 304 when the client already holds it."""
+def _conditional(request: Request, cached: CachedBody | BodyFile) -> AnyResponse:
+    """The cached answer (from memory or its file), or a bodiless 304 when the client has it."""
     headers = ((b"etag", cached.etag), (b"cache-control", b"no-cache"))
     known = request.header(b"if-none-match")
     if known is not None and etag_matches(known, cached.etag):
         return Response(304, b"", headers=headers)
+    if isinstance(cached, BodyFile):
+        return FileResponse(cached.path, cached.size, ((b"content-type", JSON), *headers))
     return Response(200, cached.body, headers=headers)
 
 
@@ -96,7 +100,7 @@ class Handlers:
         self.settings = settings
         self.state = ServerState(root)
         self.metrics = metrics
-        self.store_stats = StoreStats(root.outpack_dir / "files", self.state.catalog.clock)
+        self.store_stats = StoreStats(root)
         # Set by the app once the routes (which the document describes) exist.
         self.openapi_response = Response(200, b"{}")
 
@@ -121,9 +125,8 @@ class Handlers:
     async def index(self, request: Request) -> Response:
         return INDEX
 
-    async def metadata_list(self, request: Request) -> Response:
-        self.state.refresh(metadata=False)
-        return _conditional(request, self.state.metadata_list_body())
+    async def metadata_list(self, request: Request) -> AnyResponse:
+        return _conditional(request, await self.state.metadata_list_body())
 
     async def metadata_json(self, request: Request) -> Response:
         return Response(200, self.state.metadata_json_body(request.params["id"]))
@@ -131,15 +134,14 @@ class Handlers:
     async def metadata_text(self, request: Request) -> Response:
         return Response(200, self.state.metadata_text(request.params["id"]), TEXT)
 
-    async def checksum(self, request: Request) -> Response:
-        algorithm = request.query("alg")
-        self.state.refresh(locations=False)
-        return _conditional(request, self.state.checksum_body(algorithm))
+    async def checksum(self, request: Request) -> AnyResponse:
+        return _conditional(request, await self.state.checksum_body(request.query("alg")))
 
-    async def packit_metadata(self, request: Request) -> Response:
+    async def packit_metadata(self, request: Request) -> AnyResponse:
         known_since = _known_since(request.query("known_since"))
-        self.state.refresh()
-        return _conditional(request, self.state.packit_body(known_since))
+        if known_since is None:
+            return _conditional(request, await self.state.packit_body())
+        return _conditional(request, await self.state.packit_since(known_since))
 
     async def file_get(self, request: Request) -> FileResponse:
         text = request.params["hash"]
@@ -176,13 +178,11 @@ class Handlers:
         return json_response(await run_blocking(lambda: self.root.missing_files(hashes)))
 
     async def metrics_get(self, request: Request) -> Response:
-        self.state.refresh()
+        view = await self.state.fresh()
         files, size = await run_blocking(self.store_stats.totals)
         body = exposition(
             (
-                repository_lines(
-                    self.state.metadata_count(), self.state.unpacked_count(), files, size
-                ),
+                repository_lines(len(view.ids), view.unpacked, files, size, view.damaged),
                 self.metrics.render(),
                 process_lines(),
             )

@@ -1,0 +1,237 @@
+"""List bodies kept in cache files, outside the Python heap, sent with zero-copy responses.
+
+On a root of 100,000 packets `/packit/metadata` is about 100 MB of JSON when
+packets carry the `custom` metadata orderly2 writes. Rather than hold it in
+memory, each version of a list body is written once to
+`.outpack/cache/lists/<name>` (atomically and durably, via `outpack.fsutil`)
+and sent from there with the server's file response, so it lives in the page
+cache, shared by every worker and every server over the root.
+
+Names are derived from the content (or from what determines it), so workers
+that reach the same state share one file: the first writer wins and the
+others adopt it. A body is laid out one entry per line:
+
+    {"status":"success","data":[
+    {...},
+    {...}
+    ],"errors":null}
+
+which lets a new version be made from the previous one by copying its
+entries (in the kernel, `copy_file_range`) and appending the new ones, or by
+merging new entries into its lines, without re-serialising the rest. Files
+not used for an hour are removed; every user touches its current files so
+that they are never taken from under it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from outpack.errors import StorageError
+from outpack.fsutil import discard, new_temp_file, publish, storage_error, write_all
+from outpack.root import Root
+from outpack.server.responses import SUCCESS_PREFIX, SUCCESS_SUFFIX
+from outpack.snapshot import CACHE_DIR
+
+LISTS_DIR = "lists"
+HEADER = SUCCESS_PREFIX + b"["
+TRAILER = b"\n]" + SUCCESS_SUFFIX
+# Files unused this long are removed (users touch theirs far more often).
+UNUSED_AFTER_S = 3600.0
+TOUCH_EVERY_S = 300.0
+_COPY_CHUNK = 1 << 26
+
+
+@dataclass(frozen=True, slots=True)
+class BodyFile:
+    """A complete list body on disk: its path, size, entity tag and number of entries."""
+
+    path: str
+    size: int
+    etag: bytes
+    count: int
+
+    @property
+    def entries_end(self) -> int:
+        """Where the last entry ends (and the trailer begins)."""
+        return self.size - len(TRAILER)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedBody:
+    """A small serialised answer kept in memory, and its entity tag.
+
+    The tag is derived from the bytes alone, so every worker and every server
+    over the same root gives the same tag for the same answer, and a load
+    balancer may send a poller's next request anywhere.
+    """
+
+    body: bytes
+    etag: bytes
+
+    @classmethod
+    def of(cls, body: bytes) -> CachedBody:
+        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+        return cls(body, f'"{digest}"'.encode("ascii"))
+
+
+def lists_dir(root: Root) -> Path:
+    return root.outpack_dir / CACHE_DIR / LISTS_DIR
+
+
+def etag_for(name: str) -> bytes:
+    return f'"{name.rsplit("-", 1)[-1].removesuffix(".json")[:32]}"'.encode("ascii")
+
+
+def existing(root: Root, name: str, count: int) -> BodyFile | None:
+    """The body file `name` if some process already wrote it (and mark it used)."""
+    path = lists_dir(root) / name
+    try:
+        os.utime(path)
+        size = os.stat(path).st_size
+    except OSError:
+        return None
+    return BodyFile(str(path), size, etag_for(name), count)
+
+
+def newest(root: Root, prefix: str) -> BodyFile | None:
+    """The most recently used body file whose name starts with `prefix` (entry count unknown)."""
+    try:
+        candidates = [
+            (entry.stat().st_mtime, entry.path, entry.name)
+            for entry in os.scandir(lists_dir(root))
+            if entry.name.startswith(prefix) and entry.name.endswith(".json")
+        ]
+    except OSError:
+        return None
+    if not candidates:
+        return None
+    _, path, name = max(candidates)
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return None
+    return BodyFile(path, size, etag_for(name), -1)
+
+
+def touch(body: BodyFile | None) -> None:
+    if body is not None:
+        with contextlib.suppress(OSError):
+            os.utime(body.path)
+
+
+def entry_lines(body: BodyFile) -> Iterator[bytes]:
+    """The entries of a body file, one per item, without separators."""
+    with open(body.path, "rb") as stream:
+        stream.readline()  # the header
+        for line in stream:
+            if line.startswith(b"]"):
+                return
+            yield line.rstrip(b"\n").removesuffix(b",")
+
+
+class BodyWriter:
+    """Writes one body file: header, entries (copied or new), trailer; then publishes it."""
+
+    def __init__(self, root: Root) -> None:
+        self.root = root
+        self.count = 0
+        self._fd, self._temp = new_temp_file(root.tmp_dir)
+        self._size = 0
+        self._write(HEADER)
+
+    def __enter__(self) -> BodyWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            discard(self._temp)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            write_all(self._fd, data)
+        except OSError as err:
+            raise storage_error(err, "writing a list body") from err
+        self._size += len(data)
+
+    def copy_entries(self, previous: BodyFile) -> None:
+        """Start with all the entries of `previous` (a kernel copy, not through Python)."""
+        if previous.count == 0:
+            return
+        try:
+            with open(previous.path, "rb") as source:
+                self._copy_range(source, len(HEADER), previous.entries_end)
+        except OSError as err:
+            raise storage_error(err, "copying a list body") from err
+        self.count = previous.count
+
+    def _copy_range(self, source: BinaryIO, start: int, end: int) -> None:
+        while start < end:
+            wanted = min(end - start, _COPY_CHUNK)
+            try:
+                copied = os.copy_file_range(source.fileno(), self._fd, wanted, start)
+            except OSError as err:
+                if err.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                # Where the kernel cannot copy between these files: through Python.
+                source.seek(start)
+                data = source.read(wanted)
+                write_all(self._fd, data)
+                copied = len(data)
+            if copied == 0:
+                raise StorageError(f"List body {source.name} is shorter than expected")
+            start += copied
+            self._size += copied
+
+    def add(self, entries: Iterable[bytes]) -> None:
+        parts = []
+        for entry in entries:
+            parts.append(b",\n" if self.count else b"\n")
+            parts.append(entry)
+            self.count += 1
+            if len(parts) >= 8192:
+                self._write(b"".join(parts))
+                parts = []
+        if parts:
+            self._write(b"".join(parts))
+
+    def finish(self, name: str) -> BodyFile:
+        """Complete, fsync and publish the file as `name` (adopting one already there)."""
+        self._write(TRAILER)
+        fd, self._fd = self._fd, -1
+        try:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            discard(self._temp)
+            raise storage_error(err, "writing a list body") from err
+        destination = lists_dir(self.root) / name
+        publish(self._temp, destination)
+        os.utime(destination)
+        return BodyFile(str(destination), self._size, etag_for(name), self.count)
+
+
+def remove_unused(root: Root, keep: Iterable[BodyFile | None]) -> None:
+    """Remove body files nobody has used for an hour (never those in `keep`)."""
+    kept = {body.path for body in keep if body is not None}
+    cutoff = time.time() - UNUSED_AFTER_S
+    try:
+        entries = list(os.scandir(lists_dir(root)))
+    except OSError:
+        return
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if entry.path not in kept and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
