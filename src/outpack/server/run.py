@@ -61,11 +61,14 @@ def _logging_config(level: str) -> dict[str, object]:
 def serve(settings: ServerSettings, options: RunOptions) -> None:
     """Serve until SIGTERM or SIGINT."""
     os.environ.update(settings.to_environment())
+    # One malloc arena per worker (see outpack.server.memory): glibc reads
+    # this when a worker process starts.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "1")
     server = Server(
         APP_FACTORY,
         address=options.host,
         port=options.port,
-        interface=Interfaces.ASGINL,
+        interface=Interfaces.ASGI,
         workers=max(1, options.workers),
         factory=True,
         http=HTTPModes.http1,
