@@ -1,0 +1,126 @@
+"""The server's freshness layer: work off the event loop, shared body files, one snapshot saver."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from outpack.packet import create_packet
+from outpack.root import Root
+from outpack.server.app import create_app
+from outpack.server.bodies import lists_dir
+from outpack.server.settings import ServerSettings
+from outpack.server.state import ServerState, SnapshotSaver
+from outpack.snapshot import load_snapshot
+from tests.server.conftest import AsgiClient, SampleRoot, ServerProcess, check_success
+
+StartServer = Callable[..., ServerProcess]
+
+
+def test_requests_are_answered_while_disk_work_is_pending(sample: SampleRoot) -> None:
+    """While the state's worker thread is busy, GET / is answered; the list then completes."""
+    app = create_app(ServerSettings(root=str(sample.path), access_log=False))
+    client = AsgiClient(app)
+    state = app.handlers.state
+
+    async def scenario() -> list[str]:
+        order: list[str] = []
+        lock = state._lock()
+        await lock.acquire()  # as a long refresh would hold it
+
+        async def listing() -> None:
+            await client._request("GET", "/metadata/list", b"", [], False)
+            order.append("list")
+
+        pending = asyncio.create_task(listing())
+        await asyncio.sleep(0.05)
+        index = await client._request("GET", "/", b"", [], False)
+        assert index.status == 200
+        order.append("index")
+        assert not pending.done()
+        lock.release()
+        await pending
+        return order
+
+    assert asyncio.run(scenario()) == ["index", "list"]
+
+
+def test_only_the_lock_holder_saves_the_snapshot(sample: SampleRoot) -> None:
+    root = Root.open(sample.path)
+    one, two = SnapshotSaver(root), SnapshotSaver(root)
+    assert one.holder()
+    assert not two.holder(), "the lock is held by the first"
+    one.release()
+    assert two.holder(), "the next one takes over once the holder is gone"
+    two.release()
+
+
+def test_the_snapshot_is_saved_at_shutdown(sample: SampleRoot, start_server: StartServer) -> None:
+    server = start_server(sample.path)
+    assert len(check_success(server.get("/metadata/list").content)) == 3
+    # Written straight into the root, seen by the next request; the snapshot
+    # was saved moments ago, so it is not saved again until shutdown.
+    added = create_packet(sample.root, "direct", {"d.txt": b"d"})
+    listed = check_success(server.get("/metadata/list").content)
+    assert added in [entry["packet"] for entry in listed]
+    server.stop()
+    snapshot = load_snapshot(sample.root)
+    assert snapshot is not None
+    assert sorted(snapshot.packet_ids) == sorted([*sample.ids, added])
+
+
+def _get(client: AsgiClient, target: str) -> Any:
+    response = client.get(target)
+    assert response.status == 200
+    return response
+
+
+def test_body_files_are_shared_and_unused_ones_removed(sample: SampleRoot) -> None:
+    def client() -> AsgiClient:
+        return AsgiClient(create_app(ServerSettings(root=str(sample.path), access_log=False)))
+
+    first, second = client(), client()
+    tags = {_get(c, "/packit/metadata").header("etag") for c in (first, second)}
+    assert len(tags) == 1, "the same state gives the same body file and tag"
+    folder = lists_dir(sample.root)
+    names = sorted(os.listdir(folder))
+    assert len(names) == 1 and names[0].startswith("packit-")
+    # A file nobody has used for over an hour goes when the next body is written.
+    stale = folder / names[0]
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    create_packet(sample.root, "more", {"m.txt": b"m"})
+    body = _get(first, "/packit/metadata")
+    assert not stale.exists()
+    assert len(check_success(body.body)) == 4
+    assert sorted(os.listdir(folder)) == [
+        name for name in os.listdir(folder) if name.startswith("packit-")
+    ]
+
+
+def test_a_state_refreshes_once_for_requests_that_noticed_together(sample: SampleRoot) -> None:
+    """Requests that see the same change share one refresh (and all see the change)."""
+    state = ServerState(Root.open(sample.path))
+
+    async def scenario() -> list[int]:
+        await state.fresh()
+        before = state._refreshes
+        added = create_packet(sample.root, "burst", {"b.txt": b"b"})
+        views = await asyncio.gather(*(state.fresh() for _ in range(5)))
+        assert all(added in view.ids for view in views)
+        return [before, state._refreshes]
+
+    before, after = asyncio.run(scenario())
+    assert after - before == 1
+
+
+def test_no_temporary_files_are_left(sample: SampleRoot) -> None:
+    client = AsgiClient(create_app(ServerSettings(root=str(sample.path), access_log=False)))
+    for target in ("/metadata/list", "/packit/metadata", "/checksum"):
+        _get(client, target)
+    tmp = Path(sample.path) / ".outpack" / "tmp"
+    assert not tmp.exists() or not any(tmp.iterdir())
