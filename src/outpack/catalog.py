@@ -34,7 +34,7 @@ from outpack.fsutil import gc_paused, read_many
 from outpack.ids import packet_ids_among
 from outpack.location import LOCAL, LocationRecord, parse_location_record
 from outpack.root import Root
-from outpack.snapshot import CACHE_DIR, Snapshot, load_snapshot, save_snapshot
+from outpack.snapshot import CACHE_DIR, Snapshot, load_snapshot, snapshot_bytes, write_snapshot
 from outpack.summary import PacketSummary, summarise_metadata_bytes
 
 logger = logging.getLogger(__name__)
@@ -272,23 +272,34 @@ class Catalog:
         if not damaged:
             del self._damaged_records[location]
 
+    def snapshot(self) -> bytes | None:
+        """The serialised snapshot if persistent and changed since loaded or last taken.
+
+        Write it with `outpack.snapshot.write_snapshot` (possibly in another
+        thread: the bytes no longer depend on the catalog).
+        """
+        if not self.persistent or not self._dirty:
+            return None
+        snapshot = Snapshot(
+            self._all_summaries(),
+            self._damaged,
+            self._all_records(),
+            self.watch.state(),
+            damaged_records=self._damaged_records,
+        )
+        self._dirty = False
+        return snapshot_bytes(self.root, snapshot)
+
     def save(self) -> bool:
         """Write the snapshot if persistent and changed since loaded or saved; True if written."""
-        if not self.persistent or not self._dirty:
+        data = self.snapshot()
+        if data is None:
             return False
         try:
-            snapshot = Snapshot(
-                self._all_summaries(),
-                self._damaged,
-                self._all_records(),
-                self.watch.state(),
-                damaged_records=self._damaged_records,
-            )
-            save_snapshot(self.root, snapshot)
+            write_snapshot(self.root, data)
         except OutpackError as err:
             # The snapshot is an optimisation; failing to write it (read-only
             # root, full disk) must not fail anything else.
             logger.info("Could not save the catalog snapshot: %s", err.message)
             return False
-        self._dirty = False
         return True

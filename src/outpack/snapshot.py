@@ -126,7 +126,8 @@ def _record_columns(records: dict[str, LocationRecord]) -> dict[str, list[Any]]:
     }
 
 
-def save_snapshot(root: Root, snapshot: Snapshot) -> None:
+def snapshot_bytes(root: Root, snapshot: Snapshot) -> bytes:
+    """The snapshot serialised (the part that reads the catalog)."""
     document = {
         "format": FORMAT,
         "config": _config_fingerprint(root),
@@ -138,8 +139,13 @@ def save_snapshot(root: Root, snapshot: Snapshot) -> None:
             location: _record_columns(records) for location, records in snapshot.records.items()
         },
     }
+    return orjson.dumps(document)
+
+
+def write_snapshot(root: Root, data: bytes) -> None:
+    """Write serialised snapshot bytes atomically and durably (the slow part)."""
     path = snapshot_path(root)
-    write_atomic(path, orjson.dumps(document), root.tmp_dir, replace=True)
+    write_atomic(path, data, root.tmp_dir, replace=True)
     for name in OLD_FILES:
         path.with_name(name).unlink(missing_ok=True)
 

@@ -84,22 +84,27 @@ def test_body_files_are_shared_and_unused_ones_removed(sample: SampleRoot) -> No
         return AsgiClient(create_app(ServerSettings(root=str(sample.path), access_log=False)))
 
     first, second = client(), client()
-    tags = {_get(c, "/packit/metadata").header("etag") for c in (first, second)}
-    assert len(tags) == 1, "the same state gives the same body file and tag"
+    tag = _get(first, "/packit/metadata").header("etag")
+    first.app.handlers.state.background_done()
     folder = lists_dir(sample.root)
-    names = sorted(os.listdir(folder))
-    assert len(names) == 1 and names[0].startswith("packit-")
-    # A file nobody has used for over an hour goes when the next body is written.
-    stale = folder / names[0]
-    old = time.time() - 7200
-    os.utime(stale, (old, old))
+    published = [name for name in os.listdir(folder) if name.startswith("packit-")]
+    assert len(published) == 1
+    # The second process finds the first one's body under its shared name.
+    assert _get(second, "/packit/metadata").header("etag") == tag
+    assert second.app.handlers.state.view.packit is not None
+    assert second.app.handlers.state.view.packit.path == str(folder / published[0])
+    # Once superseded for a minute, bodies go when the next one is written.
+    old = time.time() - 120
+    for name in os.listdir(folder):
+        os.utime(folder / name, (old, old))
     create_packet(sample.root, "more", {"m.txt": b"m"})
     body = _get(first, "/packit/metadata")
-    assert not stale.exists()
+    first.app.handlers.state.background_done()
     assert len(check_success(body.body)) == 4
-    assert sorted(os.listdir(folder)) == [
-        name for name in os.listdir(folder) if name.startswith("packit-")
-    ]
+    assert not (folder / published[0]).exists()
+    current = first.app.handlers.state.view.packit
+    assert current is not None
+    assert sorted(os.listdir(folder)) == sorted({Path(current.path).name, current.name})
 
 
 def test_a_state_refreshes_once_for_requests_that_noticed_together(sample: SampleRoot) -> None:

@@ -23,7 +23,7 @@ from outpack.location import LocationRecord
 from outpack.packet import create_packet
 from outpack.root import Root
 from outpack.server.app import create_app
-from outpack.server.bodies import BodyFile, BodyWriter, entry_lines
+from outpack.server.bodies import BodyFile, BodyWriter, entry_lines, existing, lists_dir
 from outpack.server.responses import success_body, success_body_raw
 from outpack.server.settings import ServerSettings
 from outpack.server.state import _entry_size, _MetadataCache, _MetadataEntry
@@ -98,6 +98,7 @@ def test_lists_stay_equal_to_the_disk(steps: list[tuple[Any, ...]]) -> None:
             assert listed == expected_metadata_list(root), steps[:serial]
             packit = check_success(client.get("/packit/metadata").body)
             assert [entry["id"] for entry in packit] == expected_packit_ids(root)
+        client.app.handlers.state.background_done()
 
 
 def _written(root: Root, name: str, entries: list[bytes], previous: BodyFile | None) -> BodyFile:
@@ -105,7 +106,9 @@ def _written(root: Root, name: str, entries: list[bytes], previous: BodyFile | N
         if previous is not None:
             writer.copy_entries(previous)
         writer.add(entries)
-        return writer.finish(name)
+        body, publish = writer.finish(name)
+    publish()
+    return body
 
 
 def test_body_files_extend_by_copying_the_previous_entries(new_root: Root) -> None:
@@ -125,8 +128,10 @@ def test_body_files_extend_by_copying_the_previous_entries(new_root: Root) -> No
     assert Path(direct.path).read_bytes() == Path(three.path).read_bytes()
     unchanged = _written(new_root, "t-same.json", [], three)
     assert Path(unchanged.path).read_bytes() == Path(three.path).read_bytes()
-    # Nothing is left behind in the temporary folder.
-    assert not any(new_root.tmp_dir.iterdir())
+    # Published under their names, for other processes to find.
+    assert (lists_dir(new_root) / "t-three.json").read_bytes() == Path(three.path).read_bytes()
+    assert existing(new_root, "t-three.json", 3) is not None
+    assert existing(new_root, "t-absent.json", 3) is None
 
 
 def test_metadata_cache_keeps_the_recently_used_within_its_budget() -> None:

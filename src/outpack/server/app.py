@@ -99,15 +99,21 @@ class OutpackApp:
         # (requests meanwhile wait only if they need it), and saves the
         # catalog snapshot on the way out if it is the process that saves it.
         loading: asyncio.Task[None] | None = None
+        sharing: asyncio.Task[None] | None = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 loading = asyncio.create_task(self.handlers.state.startup())
+                # Other workers add this one's counts to the scrapes they answer.
+                sharing = asyncio.create_task(self.handlers.shared_metrics.keep_published())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if sharing is not None:
+                    sharing.cancel()
                 if loading is not None:
                     await asyncio.gather(loading, return_exceptions=True)
                 await self.handlers.state.shutdown()
+                await asyncio.to_thread(self.handlers.shared_metrics.publish)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -2,14 +2,21 @@
 
 On a root of 100,000 packets `/packit/metadata` is about 100 MB of JSON when
 packets carry the `custom` metadata orderly2 writes. Rather than hold it in
-memory, each version of a list body is written once to
-`.outpack/cache/lists/<name>` (atomically and durably, via `outpack.fsutil`)
-and sent from there with the server's file response, so it lives in the page
-cache, shared by every worker and every server over the root.
+memory, each version of a list body is written once to a file under
+`.outpack/cache/lists/` and sent from there with the server's file response,
+so it lives in the page cache, shared by every worker and every server over
+the root.
 
-Names are derived from the content (or from what determines it), so workers
-that reach the same state share one file: the first writer wins and the
-others adopt it. A body is laid out one entry per line:
+A body is written to a temporary file in that folder and served from it at
+once; `BodyWriter.finish` also returns the step that makes it durable and
+shareable (fsync, then a hard link under its final name, then fsync of the
+folder), which the server runs in the background. Names are derived from the
+content (or from what determines it), so workers that reach the same state
+share one file: they find it under its final name and adopt it. Only files
+that reached their final name are ever adopted, so a crash can leave at most
+an unused temporary file, never a damaged body under a final name.
+
+A body is laid out one entry per line:
 
     {"status":"success","data":[
     {...},
@@ -18,9 +25,12 @@ others adopt it. A body is laid out one entry per line:
 
 which lets a new version be made from the previous one by copying its
 entries (in the kernel, `copy_file_range`) and appending the new ones, or by
-merging new entries into its lines, without re-serialising the rest. Files
-not used for an hour are removed; every user touches its current files so
-that they are never taken from under it.
+merging new entries into its lines, without re-serialising the rest.
+
+Files that are not current for the process cleaning up and have not been
+written or adopted for a minute are removed: a body superseded that long ago
+is superseded for every process (each refreshes before answering), and a
+response that was already sending it has the file open.
 """
 
 from __future__ import annotations
@@ -30,13 +40,13 @@ import errno
 import hashlib
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from outpack.errors import StorageError
-from outpack.fsutil import discard, new_temp_file, publish, storage_error, write_all
+from outpack.fsutil import discard, link_durably, new_temp_file, storage_error, write_all
 from outpack.root import Root
 from outpack.server.responses import SUCCESS_PREFIX, SUCCESS_SUFFIX
 from outpack.snapshot import CACHE_DIR
@@ -44,20 +54,28 @@ from outpack.snapshot import CACHE_DIR
 LISTS_DIR = "lists"
 HEADER = SUCCESS_PREFIX + b"["
 TRAILER = b"\n]" + SUCCESS_SUFFIX
-# Files unused this long are removed (users touch theirs far more often).
-UNUSED_AFTER_S = 3600.0
-TOUCH_EVERY_S = 300.0
+# Bodies neither current nor written or adopted for this long are removed.
+UNUSED_AFTER_S = 60.0
 _COPY_CHUNK = 1 << 26
 
 
 @dataclass(frozen=True, slots=True)
 class BodyFile:
-    """A complete list body on disk: its path, size, entity tag and number of entries."""
+    """A complete list body on disk: where it is sent from, its size, tag and entry count.
+
+    `name` is its shared name in the lists folder; `path` is that file, or
+    (until it is published) the temporary file it was written to.
+    """
 
     path: str
     size: int
     etag: bytes
     count: int
+    name: str
+
+    def usable(self) -> bool:
+        """Whether the file is still there (another process may have removed it since)."""
+        return os.path.exists(self.path)
 
     @property
     def entries_end(self) -> int:
@@ -99,7 +117,7 @@ def existing(root: Root, name: str, count: int) -> BodyFile | None:
         size = os.stat(path).st_size
     except OSError:
         return None
-    return BodyFile(str(path), size, etag_for(name), count)
+    return BodyFile(str(path), size, etag_for(name), count, name)
 
 
 def newest(root: Root, prefix: str) -> BodyFile | None:
@@ -119,13 +137,7 @@ def newest(root: Root, prefix: str) -> BodyFile | None:
         size = os.stat(path).st_size
     except OSError:
         return None
-    return BodyFile(path, size, etag_for(name), -1)
-
-
-def touch(body: BodyFile | None) -> None:
-    if body is not None:
-        with contextlib.suppress(OSError):
-            os.utime(body.path)
+    return BodyFile(path, size, etag_for(name), -1, name)
 
 
 def entry_lines(body: BodyFile) -> Iterator[bytes]:
@@ -144,7 +156,7 @@ class BodyWriter:
     def __init__(self, root: Root) -> None:
         self.root = root
         self.count = 0
-        self._fd, self._temp = new_temp_file(root.tmp_dir)
+        self._fd, self._temp = new_temp_file(lists_dir(root))
         self._size = 0
         self._write(HEADER)
 
@@ -205,30 +217,33 @@ class BodyWriter:
         if parts:
             self._write(b"".join(parts))
 
-    def finish(self, name: str) -> BodyFile:
-        """Complete, fsync and publish the file as `name` (adopting one already there)."""
+    def finish(self, name: str) -> tuple[BodyFile, Callable[[], object]]:
+        """The complete file, ready to send, and the step that publishes it as `name`.
+
+        The step (fsync, hard link under `name`, fsync of the folder) may run
+        later, in the background: until it has, no other process can find the
+        file, and after a crash it is only an unused temporary file.
+        """
         self._write(TRAILER)
         fd, self._fd = self._fd, -1
         try:
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            os.close(fd)
         except OSError as err:
             discard(self._temp)
             raise storage_error(err, "writing a list body") from err
-        destination = lists_dir(self.root) / name
-        publish(self._temp, destination)
-        os.utime(destination)
-        return BodyFile(str(destination), self._size, etag_for(name), self.count)
+        body = BodyFile(str(self._temp), self._size, etag_for(name), self.count, name)
+        temp, destination = self._temp, lists_dir(self.root) / name
+        return body, lambda: link_durably(temp, destination)
 
 
 def remove_unused(root: Root, keep: Iterable[BodyFile | None]) -> None:
     """Remove body files nobody has used for an hour (never those in `keep`)."""
+    folder = lists_dir(root)
     kept = {body.path for body in keep if body is not None}
+    kept |= {str(folder / body.name) for body in keep if body is not None}
     cutoff = time.time() - UNUSED_AFTER_S
     try:
-        entries = list(os.scandir(lists_dir(root)))
+        entries = list(os.scandir(folder))
     except OSError:
         return
     for entry in entries:

@@ -5,7 +5,7 @@ The names are the reference server's: `http_requests_total`,
 `endpoint` (the route pattern, never the raw path, so cardinality stays
 bounded), `method` and `status`; repository gauges under `outpack_server_`;
 and the usual `process_` metrics. Each worker process counts its own
-requests.
+requests; `shared_metrics` adds up the workers' counts for a scrape.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import resource
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from outpack.catalog import root_clock
 from outpack.freshness import FolderWatch
@@ -83,6 +84,36 @@ class HttpMetrics:
         if histogram is None:
             histogram = self.durations[key] = _Histogram()
         histogram.observe(seconds)
+
+    def state(self) -> dict[str, Any]:
+        """Everything counted so far, as JSON-ready lists (see shared_metrics)."""
+        return {
+            "requests": [[*key, value] for key, value in self.requests.items()],
+            "durations": [
+                [*key, histogram.counts, histogram.total, histogram.count]
+                for key, histogram in self.durations.items()
+            ],
+            "in_flight": [[*key, value] for key, value in self.in_flight.items()],
+        }
+
+    @classmethod
+    def merged(cls, states: Iterable[dict[str, Any]]) -> HttpMetrics:
+        """The sum of several workers' `state()`s."""
+        total = cls()
+        for state in states:
+            for endpoint, method, status, value in state.get("requests", []):
+                key = (endpoint, method, status)
+                total.requests[key] = total.requests.get(key, 0) + value
+            for endpoint, method, status, counts, seconds, count in state.get("durations", []):
+                key = (endpoint, method, status)
+                histogram = total.durations.setdefault(key, _Histogram())
+                histogram.counts = [a + b for a, b in zip(histogram.counts, counts, strict=True)]
+                histogram.total += seconds
+                histogram.count += count
+            for endpoint, method, value in state.get("in_flight", []):
+                flight = (endpoint, method)
+                total.in_flight[flight] = total.in_flight.get(flight, 0) + value
+        return total
 
     def render(self) -> list[str]:
         lines = [

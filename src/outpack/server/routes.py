@@ -32,6 +32,7 @@ from outpack.server.responses import (
 )
 from outpack.server.routing import Request, Route
 from outpack.server.settings import ServerSettings
+from outpack.server.shared_metrics import SharedMetrics
 from outpack.server.state import ServerState
 from outpack.server.uploads import read_body, receive_file, run_blocking
 
@@ -101,6 +102,7 @@ class Handlers:
         self.state = ServerState(root)
         self.metrics = metrics
         self.store_stats = StoreStats(root)
+        self.shared_metrics = SharedMetrics.from_environment(metrics)
         # Set by the app once the routes (which the document describes) exist.
         self.openapi_response = Response(200, b"{}")
 
@@ -180,10 +182,11 @@ class Handlers:
     async def metrics_get(self, request: Request) -> Response:
         view = await self.state.fresh()
         files, size = await run_blocking(self.store_stats.totals)
+        http = await run_blocking(self.shared_metrics.combined)
         body = exposition(
             (
                 repository_lines(len(view.ids), view.unpacked, files, size, view.damaged),
-                self.metrics.render(),
+                http.render(),
                 process_lines(),
             )
         )

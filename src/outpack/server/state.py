@@ -12,9 +12,12 @@ it always sees a push that came before it (read-your-writes, across
 workers, servers and clients writing the root directly).
 
 Work in the thread is serialised by one lock: refreshing, writing list
-bodies (see `outpack.server.lists`), answering `known_since`, and saving the
-catalog snapshot. Only one process saves the snapshot: the one holding an
-advisory lock on `.outpack/cache/snapshot.lock` (see `SnapshotSaver`).
+bodies (see `outpack.server.lists`), answering `known_since`, and taking the
+catalog snapshot. What only needs to be durable, not seen, runs after it in
+one background thread, so that no request waits for an fsync: writing the
+snapshot, and publishing list bodies under their shared names. Only one
+process saves the snapshot: the one holding an advisory lock on
+`.outpack/cache/snapshot.lock` (see `SnapshotSaver`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -38,10 +42,10 @@ from outpack.catalog import Catalog
 from outpack.errors import OutpackError
 from outpack.hash import hash_bytes, validate_algorithm
 from outpack.root import Root
-from outpack.server.bodies import TOUCH_EVERY_S, BodyFile, CachedBody, remove_unused, touch
+from outpack.server.bodies import BodyFile, CachedBody, remove_unused
 from outpack.server.lists import MetadataList, PackitList, packit_array
 from outpack.server.responses import success_body_raw
-from outpack.snapshot import CACHE_DIR
+from outpack.snapshot import CACHE_DIR, write_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -138,16 +142,23 @@ class SnapshotSaver:
         self._fd = fd
         return True
 
-    def maybe_save(self, catalog: Catalog, *, force: bool = False) -> bool:
+    def take(self, catalog: Catalog, *, force: bool = False) -> Callable[[], None] | None:
+        """The step that writes the snapshot, if this process saves it and it is due.
+
+        Taking it reads the catalog (call it where the catalog is not being
+        refreshed); the step itself may run anywhere, later.
+        """
         now = time.monotonic()
         if not force and self._saved_at and now - self._saved_at < SNAPSHOT_INTERVAL_S:
-            return False
+            return None
         if not self.holder():
-            return False
-        saved = catalog.save()
-        if saved:
-            self._saved_at = now
-        return saved
+            return None
+        data = catalog.snapshot()
+        if data is None:
+            return None
+        self._saved_at = now
+        root = catalog.root
+        return lambda: write_snapshot(root, data)
 
     def release(self) -> None:
         if self._fd is not None:
@@ -167,7 +178,8 @@ class ServerState:
         self._snapshots = SnapshotSaver(root)
         self._work: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._refreshes = 0
-        self._touched_at = time.monotonic()
+        # One thread for what must become durable but nobody waits for.
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="outpack-background")
         self._frozen: set[str] = set()
         self._metadata = _MetadataCache(METADATA_CACHE_BYTES)
 
@@ -192,7 +204,6 @@ class ServerState:
         if catalog is not None and not catalog.may_have_changed(
             metadata=metadata, locations=locations
         ):
-            self._touch()
             return self.view
         noticed = self._refreshes
         async with self._lock():
@@ -201,12 +212,21 @@ class ServerState:
                 await asyncio.to_thread(self._refresh)
         return self.view
 
-    def _touch(self) -> None:
-        now = time.monotonic()
-        if now - self._touched_at > TOUCH_EVERY_S:
-            self._touched_at = now
-            touch(self.view.metadata_list)
-            touch(self.view.packit)
+    def background_done(self) -> None:
+        """Wait until the background writes submitted so far have finished."""
+        self._background.submit(lambda: None).result()
+
+    def _in_background(self, step: Callable[[], object]) -> None:
+        def run() -> None:
+            try:
+                step()
+            except OutpackError as err:
+                # Only durability or sharing is lost: the bodies are served
+                # from their temporary files, the snapshot is a shortcut.
+                logger.info("Background write failed: %s", err.message)
+
+        future: Future[None] = self._background.submit(run)
+        del future
 
     def _refresh(self) -> None:
         self._refreshes += 1
@@ -228,7 +248,9 @@ class ServerState:
             )
         self.view = view
         self._freeze("catalog", catalog)
-        self._snapshots.maybe_save(catalog)
+        save = self._snapshots.take(catalog)
+        if save is not None:
+            self._in_background(save)
 
     def _freeze(self, part: str, catalog: Catalog) -> None:
         """Move what was just built out of reach of the cyclic collector.
@@ -250,12 +272,16 @@ class ServerState:
         if self._catalog is not None:
             with contextlib.suppress(OutpackError):
                 await self._in_thread(self._save_now)
+        # Let the background writes (snapshot, list bodies) finish.
+        await asyncio.to_thread(self._background.shutdown, wait=True)
         self._snapshots.release()
 
     def _save_now(self) -> None:
         if self._catalog is not None:
             self._catalog.refresh()
-            self._snapshots.maybe_save(self._catalog, force=True)
+            save = self._snapshots.take(self._catalog, force=True)
+            if save is not None:
+                self._in_background(save)
 
     # -- lists --------------------------------------------------------------
 
@@ -268,8 +294,15 @@ class ServerState:
     def _build_metadata_list(self) -> BodyFile:
         body = self._metadata_list.body()
         self.view = dataclasses.replace(self.view, metadata_list=body)
-        remove_unused(self.root, (body, self.view.packit))
+        self._built(self._metadata_list.to_publish)
         return body
+
+    def _built(self, to_publish: list[Callable[[], object]]) -> None:
+        for step in to_publish:
+            self._in_background(step)
+        to_publish.clear()
+        view = self.view
+        self._in_background(lambda: remove_unused(self.root, (view.metadata_list, view.packit)))
 
     async def packit_body(self) -> BodyFile:
         view = await self.fresh()
@@ -283,7 +316,7 @@ class ServerState:
         assert self._catalog is not None
         body = self._packit_list.body(self._catalog)
         self.view = dataclasses.replace(self.view, packit=body)
-        remove_unused(self.root, (body, self.view.metadata_list))
+        self._built(self._packit_list.to_publish)
         return body
 
     async def packit_since(self, known_since: float) -> CachedBody:
