@@ -84,8 +84,14 @@ class MemoryWatch(threading.Thread):
             self.peak = max(self.peak, self.server.rss()[1])
 
 
-def summary(samples: list[tuple[float, float, int]], start: float, end: float) -> str:
-    times = sorted(seconds for began, seconds, _ in samples if start <= began < end)
+def summary(
+    samples: list[tuple[float, float, int]], start: float, end: float, status: int | None = None
+) -> str:
+    times = sorted(
+        seconds
+        for began, seconds, answered in samples
+        if start <= began < end and status in (None, answered)
+    )
     if not times:
         return "no samples"
     changed = sum(1 for began, _, status in samples if start <= began < end and status == 200)
@@ -183,6 +189,10 @@ def main() -> None:
         print(f"idle      lists     {summary(lists.samples, idle_from, landing_from)}")
         print(f"landing   GET /     {summary(index.samples, landing_from, end)}")
         print(f"landing   lists     {summary(lists.samples, landing_from, end)}")
+        # A poll that finds its list unchanged is answered from what the worker
+        # has (304); one that finds it changed waits for the refresh (200).
+        print(f"  of which unchanged  {summary(lists.samples, landing_from, end, 304)}")
+        print(f"  of which changed    {summary(lists.samples, landing_from, end, 200)}")
         print(f"snapshot saved during the import: {saved_after > saved_before}")
         print(
             f"server RSS: process tree at most {memory.peak / 2**20:.0f} MB during the import, "

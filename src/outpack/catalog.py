@@ -51,7 +51,7 @@ class Catalog:
     def __init__(self, root: Root, *, persistent: bool = False) -> None:
         self.root = root
         self.persistent = persistent
-        self.watch = FolderWatch(root_clock(root))
+        self._watch = FolderWatch(root_clock(root))
         self._feed = ChangeFeed()
         self._ids: list[str] = []
         self._summaries: dict[str, PacketSummary] = {}
@@ -77,7 +77,7 @@ class Catalog:
         self._known = set(snapshot.packet_ids) | set(snapshot.invalid)
         # Saved in id order, so sorting is one pass over an ordered list.
         self._ids = sorted(snapshot.packet_ids)
-        self.watch.restore(snapshot.folders)
+        self._watch.restore(snapshot.folders)
         for packet_id, message in self._damaged.items():
             logger.warning(
                 "Damaged packet %s left out: %s", self._metadata_file(packet_id), message
@@ -143,8 +143,8 @@ class Catalog:
 
     def may_have_changed(self, *, metadata: bool = True, locations: bool = True) -> bool:
         """Cheap (a `stat` per folder): whether `refresh` might find anything."""
-        return (metadata and not self.watch.unchanged(METADATA)) or (
-            locations and not self.watch.unchanged(LOCATIONS)
+        return (metadata and not self._watch.unchanged(METADATA)) or (
+            locations and not self._watch.unchanged(LOCATIONS)
         )
 
     # -- lazily read snapshot parts ---------------------------------------------
@@ -166,12 +166,12 @@ class Catalog:
     def refresh(self) -> Changes:
         """Bring the catalog up to date with the disk; returns what changed."""
         changes = Changes()
-        listed = self.watch.listing(METADATA, str(self.root.metadata_dir))
+        listed = self._watch.listing(METADATA, str(self.root.metadata_dir))
         if listed is not None:
             self._reconcile_packets(listed, changes)
         # The location folder itself (a new location's folder changes its mtime),
         # recorded before it is read, as every folder is.
-        self.watch.changed(LOCATIONS, str(self.root.location_dir))
+        self._watch.changed(LOCATIONS, str(self.root.location_dir))
         self._locations = self.root.location_names()
         for location in self._locations:
             self._refresh_location(location, changes)
@@ -179,10 +179,10 @@ class Catalog:
         for location in gone:
             changes.removed += len(self._records.pop(location))
             self._damaged_records.pop(location, None)
-        self.watch.forget(f"{LOCATIONS}/{location}" for location in gone)
-        self.watch.commit(METADATA, [METADATA])
+        self._watch.forget(f"{LOCATIONS}/{location}" for location in gone)
+        self._watch.commit(METADATA, [METADATA])
         keys = [LOCATIONS, *(f"{LOCATIONS}/{location}" for location in self._locations)]
-        self.watch.commit(LOCATIONS, keys)
+        self._watch.commit(LOCATIONS, keys)
         self._feed.publish(changes)
         self._dirty = self._dirty or bool(changes)
         return changes
@@ -240,7 +240,7 @@ class Catalog:
 
     def _refresh_location(self, location: str, changes: Changes) -> None:
         folder = str(self.root.location_dir / location)
-        listed = self.watch.listing(f"{LOCATIONS}/{location}", folder)
+        listed = self._watch.listing(f"{LOCATIONS}/{location}", folder)
         if listed is None:
             return
         known = self._all_records().setdefault(location, {})
@@ -284,7 +284,7 @@ class Catalog:
             self._all_summaries(),
             self._damaged,
             self._all_records(),
-            self.watch.state(),
+            self._watch.state(),
             damaged_records=self._damaged_records,
         )
         self._dirty = False

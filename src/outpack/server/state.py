@@ -30,6 +30,7 @@ import gc
 import logging
 import os
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -180,6 +181,8 @@ class ServerState:
         self._refreshes = 0
         # One thread for what must become durable but nobody waits for.
         self._background = ThreadPoolExecutor(1, thread_name_prefix="outpack-background")
+        # Its thread ends once the state is gone (tests build many states).
+        weakref.finalize(self, self._background.shutdown, wait=False)
         self._frozen: set[str] = set()
         self._metadata = _MetadataCache(METADATA_CACHE_BYTES)
 
