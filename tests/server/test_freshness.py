@@ -97,7 +97,8 @@ def test_body_files_are_shared_and_unused_ones_removed(sample: SampleRoot) -> No
     old = time.time() - 120
     for name in os.listdir(folder):
         os.utime(folder / name, (old, old))
-    create_packet(sample.root, "more", {"m.txt": b"m"})
+    # One that sorts first: a new body is written (a later one would be spliced on).
+    create_packet(sample.root, "more", {"m.txt": b"m"}, packet_id="20000101-000000-00000000")
     body = _get(first, "/packit/metadata")
     first.app.handlers.state.background_done()
     assert len(check_success(body.body)) == 4

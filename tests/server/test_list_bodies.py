@@ -134,6 +134,44 @@ def test_body_files_extend_by_copying_the_previous_entries(new_root: Root) -> No
     assert existing(new_root, "t-absent.json", 3) is None
 
 
+def test_spliced_bodies_append_without_touching_the_file(new_root: Root) -> None:
+    base = _written(new_root, "t-base.json", [b"1", b"2"], None)
+    before = Path(base.path).read_bytes()
+    one = base.spliced([b"3"], "t-one.json")
+    two = one.spliced([b'{"a":4}', b"5"], "t-two.json")
+    assert Path(base.path).read_bytes() == before
+    assert two.path == base.path and two.count == 5
+    whole = before[: two.file_end] + two.tail
+    assert len(whole) == two.size
+    assert orjson.loads(whole) == orjson.loads(success_body([1, 2, 3, {"a": 4}, 5]))
+    assert list(entry_lines(two)) == [b"1", b"2", b"3", b'{"a":4}', b"5"]
+    # Written out, a spliced body gives the bytes a direct build gives.
+    copied = _written(new_root, "t-copied.json", [b"6"], two)
+    direct = _written(new_root, "t-direct6.json", [b"1", b"2", b"3", b'{"a":4}', b"5", b"6"], None)
+    assert Path(copied.path).read_bytes() == Path(direct.path).read_bytes()
+    # Splicing onto an empty body.
+    empty = _written(new_root, "t-empty0.json", [], None)
+    spliced = empty.spliced([b"7"], "t-seven.json")
+    assert orjson.loads(Path(empty.path).read_bytes()[: spliced.file_end] + spliced.tail) == (
+        orjson.loads(success_body([7]))
+    )
+
+
+def test_a_spliced_list_is_sent_whole(new_root: Root) -> None:
+    """/packit/metadata after a push: the previous file plus the new entries, as one body."""
+    client = AsgiClient(create_app(ServerSettings(root=str(new_root.path), access_log=False)))
+    first = create_packet(new_root, "a", {"a.txt": b"a"})
+    assert [e["id"] for e in check_success(client.get("/packit/metadata").body)] == [first]
+    second = create_packet(new_root, "b", {"b.txt": b"b"})
+    for pathsend in (True, False):
+        client.pathsend = pathsend
+        listed = check_success(client.get("/packit/metadata").body)
+        assert [entry["id"] for entry in listed] == [first, second]
+    packit = client.app.handlers.state.view.packit
+    assert packit is not None and packit.tail, "the second answer was spliced"
+    client.app.handlers.state.background_done()
+
+
 def test_metadata_cache_keeps_the_recently_used_within_its_budget() -> None:
     budget = 20 * _entry_size(_MetadataEntry(b"x" * 100))
     cache = _MetadataCache(budget)

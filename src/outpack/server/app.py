@@ -239,18 +239,22 @@ async def _send_file(scope: Scope, send: Send, response: FileResponse, request_i
         (b"x-request-id", request_id),
     ]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    if PATHSEND in scope.get("extensions", {}):
+    if PATHSEND in scope.get("extensions", {}) and not response.tail:
         # The server sends the file itself, without it passing through Python.
         await send({"type": PATHSEND, "path": response.path})
         return response.size
     sent = 0
+    head = response.size - len(response.tail)
     with open(response.path, "rb") as stream:
-        while sent < response.size:
-            chunk = stream.read(min(FILE_CHUNK, response.size - sent))
+        while sent < head:
+            chunk = stream.read(min(FILE_CHUNK, head - sent))
             if not chunk:
                 break
             sent += len(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    if response.tail and sent == head:
+        await send({"type": "http.response.body", "body": response.tail, "more_body": True})
+        sent += len(response.tail)
     await send({"type": "http.response.body", "body": b"", "more_body": False})
     return sent
 

@@ -64,7 +64,10 @@ class BodyFile:
     """A complete list body on disk: where it is sent from, its size, tag and entry count.
 
     `name` is its shared name in the lists folder; `path` is that file, or
-    (until it is published) the temporary file it was written to.
+    (until it is published) the temporary file it was written to. A body with
+    a `tail` is spliced: the file's entries (without its trailer), then the
+    tail (newer entries and the trailer), `size` bytes in all. That is how a
+    few new entries reach a 100 MB body at once, without copying it.
     """
 
     path: str
@@ -72,6 +75,7 @@ class BodyFile:
     etag: bytes
     count: int
     name: str
+    tail: bytes = b""
 
     def usable(self) -> bool:
         """Whether the file is still there (another process may have removed it since)."""
@@ -81,6 +85,23 @@ class BodyFile:
     def entries_end(self) -> int:
         """Where the last entry ends (and the trailer begins)."""
         return self.size - len(TRAILER)
+
+    @property
+    def file_end(self) -> int:
+        """How much of the file the body uses."""
+        return self.size - len(self.tail)
+
+    def spliced(self, entries: list[bytes], name: str) -> BodyFile:
+        """This body with `entries` appended, in memory: the file is not touched."""
+        parts = [self.tail.removesuffix(TRAILER) if self.tail else b""]
+        count = self.count
+        for entry in entries:
+            parts += (b",\n" if count else b"\n", entry)
+            count += 1
+        tail = b"".join((*parts, TRAILER))
+        # The file's trailer is left out: the tail brings its own.
+        head = self.file_end if self.tail else self.entries_end
+        return BodyFile(self.path, head + len(tail), etag_for(name), count, name, tail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +162,17 @@ def newest(root: Root, prefix: str) -> BodyFile | None:
 
 
 def entry_lines(body: BodyFile) -> Iterator[bytes]:
-    """The entries of a body file, one per item, without separators."""
+    """The entries of a body, one per item, without separators."""
     with open(body.path, "rb") as stream:
         stream.readline()  # the header
         for line in stream:
             if line.startswith(b"]"):
-                return
+                break
             yield line.rstrip(b"\n").removesuffix(b",")
+    for line in body.tail.removesuffix(TRAILER).split(b"\n"):
+        entry = line.removesuffix(b",")
+        if entry:
+            yield entry
 
 
 class BodyWriter:
@@ -180,11 +205,13 @@ class BodyWriter:
         """Start with all the entries of `previous` (a kernel copy, not through Python)."""
         if previous.count == 0:
             return
+        end = previous.file_end if previous.tail else previous.entries_end
         try:
             with open(previous.path, "rb") as source:
-                self._copy_range(source, len(HEADER), previous.entries_end)
+                self._copy_range(source, len(HEADER), end)
         except OSError as err:
             raise storage_error(err, "copying a list body") from err
+        self._write(previous.tail.removesuffix(TRAILER))
         self.count = previous.count
 
     def _copy_range(self, source: BinaryIO, start: int, end: int) -> None:
@@ -234,6 +261,20 @@ class BodyWriter:
         body = BodyFile(str(self._temp), self._size, etag_for(name), self.count, name)
         temp, destination = self._temp, lists_dir(self.root) / name
         return body, lambda: link_durably(temp, destination)
+
+
+def remove_retired(
+    root: Root, retired: Iterable[BodyFile], keep: Iterable[BodyFile | None]
+) -> None:
+    """Remove bodies this process no longer uses (its own files, both names)."""
+    folder = lists_dir(root)
+    kept = {body.path for body in keep if body is not None}
+    kept |= {str(folder / body.name) for body in keep if body is not None}
+    for body in retired:
+        for path in (body.path, str(folder / body.name)):
+            if path not in kept:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
 
 
 def remove_unused(root: Root, keep: Iterable[BodyFile | None]) -> None:

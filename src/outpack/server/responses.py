@@ -48,12 +48,17 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class FileResponse:
-    """A stored file, sent by the server itself (zero-copy where it can)."""
+    """A stored file, sent by the server itself (zero-copy where it can).
+
+    With a `tail`, the body is the file's first `size - len(tail)` bytes
+    followed by the tail (see server.bodies: a list body with new entries).
+    """
 
     path: str
     size: int
     headers: Headers = ()
     status: int = 200
+    tail: bytes = b""
 
 
 AnyResponse = Response | FileResponse

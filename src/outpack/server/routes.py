@@ -91,7 +91,9 @@ def _conditional(request: Request, cached: CachedBody | BodyFile) -> AnyResponse
     if known is not None and etag_matches(known, cached.etag):
         return Response(304, b"", headers=headers)
     if isinstance(cached, BodyFile):
-        return FileResponse(cached.path, cached.size, ((b"content-type", JSON), *headers))
+        return FileResponse(
+            cached.path, cached.size, ((b"content-type", JSON), *headers), tail=cached.tail
+        )
     return Response(200, cached.body, headers=headers)
 
 

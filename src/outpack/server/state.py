@@ -43,7 +43,7 @@ from outpack.catalog import Catalog
 from outpack.errors import OutpackError
 from outpack.hash import hash_bytes, validate_algorithm
 from outpack.root import Root
-from outpack.server.bodies import BodyFile, CachedBody, remove_unused
+from outpack.server.bodies import BodyFile, CachedBody, remove_retired, remove_unused
 from outpack.server.lists import MetadataList, PackitList, packit_array
 from outpack.server.responses import success_body_raw
 from outpack.snapshot import CACHE_DIR, write_snapshot
@@ -65,6 +65,8 @@ FREEZE_AT_PACKETS = 10_000
 # stream of pushes it is saved at most this often; it never needs to be current.
 SNAPSHOT_INTERVAL_S = 30.0
 SNAPSHOT_LOCK = "snapshot.lock"
+# A body this process no longer serves is removed this long after.
+RETIRE_AFTER_S = 5.0
 
 
 @dataclass(slots=True)
@@ -179,6 +181,10 @@ class ServerState:
         self._snapshots = SnapshotSaver(root)
         self._work: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._refreshes = 0
+        # The bodies last served, and those superseded since (when, body).
+        self._metadata_list_served: BodyFile | None = None
+        self._packit_served: BodyFile | None = None
+        self._retired: list[tuple[float, BodyFile]] = []
         # One thread for what must become durable but nobody waits for.
         self._background = ThreadPoolExecutor(1, thread_name_prefix="outpack-background")
         # Its thread ends once the state is gone (tests build many states).
@@ -296,16 +302,33 @@ class ServerState:
 
     def _build_metadata_list(self) -> BodyFile:
         body = self._metadata_list.body()
+        replaced = self._metadata_list_served
+        self._metadata_list_served = body
         self.view = dataclasses.replace(self.view, metadata_list=body)
-        self._built(self._metadata_list.to_publish)
+        self._built(self._metadata_list.to_publish, replaced if replaced != body else None)
         return body
 
-    def _built(self, to_publish: list[Callable[[], object]]) -> None:
+    def _built(self, to_publish: list[Callable[[], object]], replaced: BodyFile | None) -> None:
         for step in to_publish:
             self._in_background(step)
         to_publish.clear()
+        now = time.monotonic()
+        if replaced is not None:
+            self._retired.append((now, replaced))
+        # Superseded bodies of this process go after a few seconds (a response
+        # already sending one has it open); those of others after a minute.
+        due = [body for when, body in self._retired if now - when > RETIRE_AFTER_S]
+        self._retired = [
+            (when, body) for when, body in self._retired if now - when <= RETIRE_AFTER_S
+        ]
         view = self.view
-        self._in_background(lambda: remove_unused(self.root, (view.metadata_list, view.packit)))
+        current = (view.metadata_list, view.packit)
+
+        def clean_up() -> None:
+            remove_retired(self.root, due, current)
+            remove_unused(self.root, current)
+
+        self._in_background(clean_up)
 
     async def packit_body(self) -> BodyFile:
         view = await self.fresh()
@@ -318,8 +341,10 @@ class ServerState:
             return self.view.packit
         assert self._catalog is not None
         body = self._packit_list.body(self._catalog)
+        replaced = self._packit_served
+        self._packit_served = body
         self.view = dataclasses.replace(self.view, packit=body)
-        self._built(self._packit_list.to_publish)
+        self._built(self._packit_list.to_publish, replaced if replaced != body else None)
         return body
 
     async def packit_since(self, known_since: float) -> CachedBody:
