@@ -121,7 +121,9 @@ def test_a_state_refreshes_once_for_requests_that_noticed_together(sample: Sampl
         return [before, state._refreshes]
 
     before, after = asyncio.run(scenario())
-    assert after - before == 1
+    # One refresh, or two when some noticed only once the first had begun
+    # (it may have listed the folder before the change they saw): never five.
+    assert 1 <= after - before <= 2
 
 
 def test_no_temporary_files_are_left(sample: SampleRoot) -> None:

@@ -28,9 +28,9 @@ entries (in the kernel, `copy_file_range`) and appending the new ones, or by
 merging new entries into its lines, without re-serialising the rest.
 
 Files that are not current for the process cleaning up and have not been
-written or adopted for a minute are removed: a body superseded that long ago
-is superseded for every process (each refreshes before answering), and a
-response that was already sending it has the file open.
+written, adopted or spliced onto for a minute are removed: a body superseded
+that long ago is superseded for every process (each refreshes before
+answering), and a response that was already sending it has the file open.
 """
 
 from __future__ import annotations
@@ -159,6 +159,12 @@ def newest(root: Root, prefix: str) -> BodyFile | None:
     except OSError:
         return None
     return BodyFile(path, size, etag_for(name), -1, name)
+
+
+def touch(body: BodyFile) -> None:
+    """Mark a body's file as in use (it is not removed as unused for a minute)."""
+    with contextlib.suppress(OSError):
+        os.utime(body.path)
 
 
 def entry_lines(body: BodyFile) -> Iterator[bytes]:

@@ -28,7 +28,7 @@ from outpack.freshness import Changes
 from outpack.fsutil import read_many
 from outpack.location import LocationRecord
 from outpack.root import Root
-from outpack.server.bodies import BodyFile, BodyWriter, entry_lines, existing, newest
+from outpack.server.bodies import BodyFile, BodyWriter, entry_lines, existing, newest, touch
 
 # Entries serialised per batch when a whole list is written.
 BATCH = 4096
@@ -201,6 +201,8 @@ class PackitList:
         ):
             appended = list(packit_entries(catalog, sorted(changes.packets)))
             if len(previous.tail) + sum(map(len, appended)) < SPLICE_LIMIT:
+                # Marked as used, so that no process takes it as unused (bodies.py).
+                touch(previous)
                 return previous.spliced(appended, name)
         with BodyWriter(self.root) as writer:
             if previous is None:

@@ -322,7 +322,13 @@ class ServerState:
             (when, body) for when, body in self._retired if now - when <= RETIRE_AFTER_S
         ]
         view = self.view
-        current = (view.metadata_list, view.packit)
+        # What the view serves, and what the list builders will build on next.
+        current = (
+            view.metadata_list,
+            view.packit,
+            self._metadata_list_served,
+            self._packit_served,
+        )
 
         def clean_up() -> None:
             remove_retired(self.root, due, current)
