@@ -7,9 +7,11 @@ loop goes on serving other requests: the catalog reads the new entries, the
 list builders learn the difference from the catalog's change feed, and a new
 `View` is published in one assignment. Requests read the last published
 view, so they never see a half-built one, and a request that noticed a
-change is answered only after a refresh that started after it noticed, so
-it always sees a push that came before it (read-your-writes, across
-workers, servers and clients writing the root directly).
+change is answered only once the folders it depends on are unchanged since
+a refresh listed them, so it always sees a push that came before it
+(read-your-writes, across workers, servers and clients writing the root
+directly). Requests that notice a change while a refresh runs wait for it
+and are then usually satisfied by it.
 
 Work in the thread is serialised by one lock: refreshing, writing list
 bodies (see `outpack.server.lists`), answering `known_since`, and taking the
@@ -180,7 +182,7 @@ class ServerState:
         self._packit_list = PackitList(root)
         self._snapshots = SnapshotSaver(root)
         self._work: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-        self._refreshes = 0
+        self._refreshes = 0  # how many refreshes ran (diagnostics, tests)
         # The bodies last served, and those superseded since (when, body).
         self._metadata_list_served: BodyFile | None = None
         self._packit_served: BodyFile | None = None
@@ -214,10 +216,12 @@ class ServerState:
             metadata=metadata, locations=locations
         ):
             return self.view
-        noticed = self._refreshes
         async with self._lock():
-            # A refresh that started after the change was noticed has seen it.
-            if self._refreshes == noticed:
+            # A refresh that ran meanwhile may have listed the folders as they
+            # are now, with everything written before this request: if so, the
+            # folders are unchanged since it, and it is enough.
+            catalog = self._catalog
+            if catalog is None or catalog.may_have_changed(metadata=metadata, locations=locations):
                 await asyncio.to_thread(self._refresh)
         return self.view
 
