@@ -87,14 +87,15 @@ class MemoryWatch(threading.Thread):
 def summary(
     samples: list[tuple[float, float, int]], start: float, end: float, status: int | None = None
 ) -> str:
-    times = sorted(
-        seconds
+    chosen = [
+        (seconds, answered)
         for began, seconds, answered in samples
         if start <= began < end and status in (None, answered)
-    )
+    ]
+    times = sorted(seconds for seconds, _ in chosen)
     if not times:
         return "no samples"
-    changed = sum(1 for began, _, status in samples if start <= began < end and status == 200)
+    changed = sum(1 for _, answered in chosen if answered == 200)
     p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
     return (
         f"{len(times):6d} requests  p50 {statistics.median(times) * 1000:7.2f} ms  "

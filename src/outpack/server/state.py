@@ -291,7 +291,7 @@ class ServerState:
 
     def _save_now(self) -> None:
         if self._catalog is not None:
-            self._catalog.refresh()
+            self._refresh()
             save = self._snapshots.take(self._catalog, force=True)
             if save is not None:
                 self._in_background(save)
