@@ -34,7 +34,14 @@ from outpack.fsutil import gc_paused, read_many
 from outpack.ids import packet_ids_among
 from outpack.location import LOCAL, LocationRecord, parse_location_record
 from outpack.root import Root
-from outpack.snapshot import CACHE_DIR, Snapshot, load_snapshot, snapshot_bytes, write_snapshot
+from outpack.snapshot import (
+    CACHE_DIR,
+    Damage,
+    Snapshot,
+    load_snapshot,
+    snapshot_bytes,
+    write_snapshot,
+)
 from outpack.summary import PacketSummary, summarise_metadata_bytes
 
 logger = logging.getLogger(__name__)
@@ -282,10 +289,9 @@ class Catalog:
             return None
         snapshot = Snapshot(
             self._all_summaries(),
-            self._damaged,
             self._all_records(),
             self._watch.state(),
-            damaged_records=self._damaged_records,
+            Damage(self._damaged, self._damaged_records),
         )
         self._dirty = False
         return snapshot_bytes(self.root, snapshot)

@@ -22,11 +22,16 @@ Nobody tells the server; it finds out like this:
    `catalog.changes_since(version)`: "what changed since V". The answer is
    the difference to apply, or None when the feed no longer remembers that
    far back, in which case the consumer rebuilds from the catalog.
-4. The server asks `FolderWatch.unchanged(...)` on every request that
-   depends on which packets exist: one `stat` per folder, compared with the
-   state the catalog recorded when it last listed them. Only when that fails
-   does it refresh (in a thread, see `outpack.server.state`), so a request
-   that arrives right after a push always sees it.
+4. The server asks `Catalog.may_have_changed` (that is,
+   `FolderWatch.unchanged`) on every request that depends on which packets
+   exist: one `stat` per folder, compared with the state the catalog
+   recorded when it last listed them. Only when that fails does the request
+   wait, for a refresh that runs in a thread while other requests are served
+   (see `outpack.server.state`); once the folders are unchanged since a
+   refresh listed them, the request is answered. So a request that arrives
+   right after a push always sees it, whoever made the push.
+5. The store statistics of `/metrics` ask their own `FolderWatch` which of
+   the store's folders changed, and re-read only those.
 
 The watch records new folder states while a refresh lists, but the cheap
 check only sees them once the refresh is complete (`commit`), so a request

@@ -19,6 +19,7 @@ packets compared with rows.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,22 @@ SNAPSHOT_FILE = "catalog-v4.json"
 OLD_FILES = ("catalog-v1.json", "catalog-v2.json", "catalog-v3.json")
 
 
+@dataclass(frozen=True)
+class Damage:
+    """Damaged files: packet id -> what is wrong; location -> packet id -> what is wrong."""
+
+    packets: dict[str, str]
+    records: dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A loaded snapshot's columns, not yet built into objects."""
+
+    packets: dict[str, list[Any]]
+    records: dict[str, dict[str, list[Any]]]
+
+
 class Snapshot:
     """What a snapshot holds; summaries and records are built only when first read.
 
@@ -51,25 +68,23 @@ class Snapshot:
     def __init__(
         self,
         summaries: dict[str, PacketSummary] | None,
-        invalid: dict[str, str],
-        records: dict[str, dict[str, LocationRecord]] | None = None,
+        records: dict[str, dict[str, LocationRecord]] | None,
         # folder key -> (mtime_ns, settled) when it was last listed, so
         # an unchanged root is not even listed again on open.
-        folders: dict[str, tuple[int, bool]] | None = None,
+        folders: dict[str, tuple[int, bool]],
+        damage: Damage,
         *,
-        damaged_records: dict[str, dict[str, str]] | None = None,
-        packet_columns: dict[str, list[Any]] | None = None,
-        record_columns: dict[str, dict[str, list[Any]]] | None = None,
+        columns: Columns | None = None,
     ) -> None:
-        self.invalid = invalid
-        self.damaged_records = damaged_records if damaged_records is not None else {}
-        self.folders = folders if folders is not None else {}
+        self.invalid = damage.packets
+        self.damaged_records = damage.records
+        self.folders = folders
         self._summaries = summaries
-        self._packet_columns = packet_columns
+        self._packet_columns = columns.packets if columns is not None else None
         self._records = records
-        self._record_columns = record_columns
+        self._record_columns = columns.records if columns is not None else None
         self.packet_ids: list[str] = (
-            list(summaries) if summaries is not None else (packet_columns or {}).get("id", [])
+            list(summaries) if summaries is not None else (self._packet_columns or {}).get("id", [])
         )
 
     @property
@@ -241,16 +256,15 @@ def _load(root: Root, path: Path) -> Snapshot | None:
             key: (int(mtime), settled is True)
             for key, (mtime, settled) in document.get("folders", {}).items()
         }
-        return Snapshot(
-            None,
+        damage = Damage(
             _messages(document["invalid"]),
-            folders=folders,
-            damaged_records={
+            {
                 str(location): _messages(damaged)
                 for location, damaged in document["damaged_records"].items()
             },
-            packet_columns=packet_columns,
-            record_columns=record_columns,
+        )
+        return Snapshot(
+            None, None, folders, damage, columns=Columns(packet_columns, record_columns)
         )
     except FileNotFoundError:
         return None
