@@ -132,3 +132,19 @@ def test_no_temporary_files_are_left(sample: SampleRoot) -> None:
         _get(client, target)
     tmp = Path(sample.path) / ".outpack" / "tmp"
     assert not tmp.exists() or not any(tmp.iterdir())
+
+
+def test_lists_are_served_when_the_cache_cannot_be_written(sample: SampleRoot) -> None:
+    """A root whose cache folder cannot hold bodies (here: a file in its way) still lists."""
+    cache = Path(sample.path) / ".outpack" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "lists").write_bytes(b"not a folder")
+    client = AsgiClient(create_app(ServerSettings(root=str(sample.path), access_log=False)))
+    listed = check_success(_get(client, "/metadata/list").body)
+    assert sorted(entry["packet"] for entry in listed) == sample.ids
+    packit = check_success(_get(client, "/packit/metadata").body)
+    assert [entry["id"] for entry in packit] == sample.ids
+    added = create_packet(sample.root, "later", {"l.txt": b"l"})
+    packit = check_success(_get(client, "/packit/metadata").body)
+    assert [entry["id"] for entry in packit] == sorted([*sample.ids, added])
+    client.app.handlers.state.background_done()

@@ -35,10 +35,13 @@ answering), and a response that was already sending it has the file open.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import hashlib
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -181,13 +184,29 @@ def entry_lines(body: BodyFile) -> Iterator[bytes]:
             yield entry
 
 
+_PRIVATE: list[Path] = []
+
+
+def _private_dir() -> Path:
+    """A folder of this process's own, for bodies it cannot keep in the root."""
+    if not _PRIVATE:
+        _PRIVATE.append(Path(tempfile.mkdtemp(prefix="outpack-lists-")))
+        atexit.register(shutil.rmtree, _PRIVATE[0], ignore_errors=True)
+    return _PRIVATE[0]
+
+
 class BodyWriter:
     """Writes one body file: header, entries (copied or new), trailer; then publishes it."""
 
     def __init__(self, root: Root) -> None:
         self.root = root
         self.count = 0
-        self._fd, self._temp = new_temp_file(lists_dir(root))
+        try:
+            self._fd, self._temp = new_temp_file(lists_dir(root))
+        except StorageError:
+            # A root this process cannot write (read-only, full): the body is
+            # kept outside it, for this process alone.
+            self._fd, self._temp = new_temp_file(_private_dir())
         self._size = 0
         self._write(HEADER)
 
