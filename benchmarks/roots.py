@@ -32,6 +32,55 @@ REPORTS: dict[str, str | None] = {
 }
 REGIONS = ("north", "south", "east", "west", "central")
 SHARED_FILES = 64
+# What `custom` holds: "small" (a display name) or "orderly" (about 1 KB, as
+# orderly2 writes it: description, artefacts, roles and the R session).
+CUSTOM_KINDS = ("small", "orderly")
+R_PACKAGES = (
+    ("orderly2", "1.99.81", True),
+    ("dplyr", "1.1.4", True),
+    ("ggplot2", "3.5.1", True),
+    ("jsonlite", "1.8.9", False),
+    ("rlang", "1.1.4", False),
+    ("vctrs", "0.6.5", False),
+    ("tibble", "3.2.1", False),
+    ("R6", "2.5.1", False),
+    ("cli", "3.6.3", False),
+    ("glue", "1.8.0", False),
+    ("digest", "0.6.37", False),
+    ("withr", "3.0.2", False),
+)
+
+
+def orderly_custom(name: str, index: int, files: list[str]) -> dict[str, object]:
+    """`custom` as orderly2 writes it, about 1 KB per packet."""
+    return {
+        "orderly": {
+            "role": [
+                {"path": f"{name}.R", "role": "main"},
+                {"path": "input.csv", "role": "dependency"},
+            ],
+            "artefacts": [
+                {"description": f"Outputs of {name} for run {index}", "paths": files},
+            ],
+            "description": {
+                "display": f"{name} run {index}",
+                "long": f"The {name} step of the pipeline, run {index} (benchmark packet)",
+                "custom": {"owner": "benchmarks", "index": index},
+            },
+            "shared": [],
+            "session": {
+                "platform": {
+                    "version": "R version 4.4.2 (2024-10-31)",
+                    "os": "Debian GNU/Linux 12 (bookworm)",
+                    "system": "x86_64, linux-gnu",
+                },
+                "packages": [
+                    {"package": package, "version": version, "attached": attached}
+                    for package, version, attached in R_PACKAGES
+                ],
+            },
+        }
+    }
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -39,8 +88,10 @@ def _write(path: Path, data: bytes) -> None:
         stream.write(data)
 
 
-def generate_root(path: Path, count: int, *, seed: int = 1) -> list[str]:
+def generate_root(path: Path, count: int, *, seed: int = 1, custom: str = "small") -> list[str]:
     """Create a root at `path` with `count` packets; returns their ids (sorted)."""
+    if custom not in CUSTOM_KINDS:
+        raise ValueError(f"custom must be one of {CUSTOM_KINDS}")
     rng = random.Random(seed)
     root_path, _ = init_root(path, CoreConfig(require_complete_tree=True))
     outpack_dir = root_path / ".outpack"
@@ -86,7 +137,11 @@ def generate_root(path: Path, count: int, *, seed: int = 1) -> list[str]:
                 for k, p in enumerate(picks)
             ],
             "depends": depends,
-            "custom": {"orderly": {"description": {"display": f"{name} run {index}"}}},
+            "custom": (
+                orderly_custom(name, index, [f"out{k}.csv" for k in range(len(picks))])
+                if custom == "orderly"
+                else {"orderly": {"description": {"display": f"{name} run {index}"}}}
+            ),
             "git": None,
         }
         data = orjson.dumps(document)
@@ -109,9 +164,12 @@ def main() -> None:
     parser.add_argument("path", type=Path)
     parser.add_argument("count", type=int)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--custom", choices=CUSTOM_KINDS, default="small", help="'orderly': ~1 KB per packet"
+    )
     args = parser.parse_args()
     began = time.perf_counter()
-    generate_root(args.path, args.count, seed=args.seed)
+    generate_root(args.path, args.count, seed=args.seed, custom=args.custom)
     print(f"{args.count} packets in {time.perf_counter() - began:.1f}s at {args.path}")
 
 

@@ -1,10 +1,13 @@
 """How the server and `outpack search` grow with the size of the root.
 
     python -m benchmarks.scale_bench [--sizes 1000,10000,100000] [--roots-dir /tmp]
-                                     [--soak 60] [--plot scale_bench.png]
+                                     [--custom small|orderly] [--soak 60]
+                                     [--plot scale_bench.png]
 
 For each size, a generated root (reused from `<roots-dir>/gen<size>` when it
-holds exactly that many packets, else built with benchmarks/roots.py) is served
+holds exactly that many packets, else built with benchmarks/roots.py; with
+`--custom orderly`, `gen<size>-orderly`, whose packets carry about 1 KB of
+`custom` as orderly2 writes it) is served
 twice: cold (no catalog snapshot in `.outpack/cache`) and warm (with the
 snapshot the cold run left). Each start reports the time from process start
 to the first `GET /` and to the first `/metadata/list` answer, the first and
@@ -19,8 +22,11 @@ compared before and after.
 Prints a table, with how each figure grows from one size to the next, and
 saves a log-log plot (needs matplotlib: the `bench` extra).
 
-Targets (issue 5): at 100,000 packets, server and search start under 2 s,
-worker memory under 300 MB and flat under traffic, 304 polls near free.
+Targets (issues 5 and 11): at 100,000 packets, server and search start under
+2 s, a warm server's first complete `/metadata/list` under 1 s, the whole
+server process tree under 300 MB (aim: 150 MB) after serving every list
+route repeatedly, even with orderly2's `custom`, and flat under traffic; 304
+polls near free.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.roots import generate_root
+from benchmarks.roots import CUSTOM_KINDS, generate_root
 from benchmarks.scale_tools import (
     LISTS,
     QUERIES,
@@ -46,20 +52,20 @@ from benchmarks.scale_tools import (
 Row = tuple[str, str, list[float]]
 
 
-def root_of(size: int, roots_dir: Path) -> Path:
-    path = roots_dir / f"gen{size}"
+def root_of(size: int, roots_dir: Path, custom: str = "small") -> Path:
+    path = roots_dir / (f"gen{size}" if custom == "small" else f"gen{size}-{custom}")
     metadata = path / ".outpack" / "metadata"
     if metadata.is_dir() and sum(1 for _ in metadata.iterdir()) == size:
         return path
     if path.exists():
         raise SystemExit(f"{path} exists but does not hold {size} packets; remove it")
     print(f"generating {size} packets at {path} ...", flush=True)
-    generate_root(path, size)
+    generate_root(path, size, custom=custom)
     return path
 
 
-def measure(size: int, roots_dir: Path, work: Path) -> dict[str, float]:
-    root = root_of(size, roots_dir)
+def measure(size: int, roots_dir: Path, work: Path, custom: str) -> dict[str, float]:
+    root = root_of(size, roots_dir, custom)
     figures: dict[str, float] = {}
     drop_snapshot(root)
     cold = measure_server(root, work / f"cold-{size}.log")
@@ -141,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--roots-dir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--custom", choices=CUSTOM_KINDS, default="small")
     parser.add_argument("--soak", type=float, default=60.0, help="seconds (0: skip)")
     parser.add_argument("--plot", type=Path, default=Path("scale_bench.png"))
     args = parser.parse_args()
@@ -149,11 +156,11 @@ def main() -> None:
         results = []
         for size in sizes:
             print(f"measuring {size:,} packets ...", flush=True)
-            results.append(measure(size, args.roots_dir, Path(work)))
+            results.append(measure(size, args.roots_dir, Path(work), args.custom))
         print()
         print(table(sizes, results))
         if args.soak > 0:
-            largest = root_of(sizes[-1], args.roots_dir)
+            largest = root_of(sizes[-1], args.roots_dir, args.custom)
             before, after, rounds = soak(largest, Path(work) / "soak.log", args.soak)
             print(
                 f"\nmixed traffic on {sizes[-1]:,} packets for {args.soak:.0f} s "

@@ -1,11 +1,14 @@
 """Memory of a server under mixed traffic, including pushes, for a long time.
 
     python -m benchmarks.soak --root /tmp/gen100000 --minutes 60
+    python -m benchmarks.roots /tmp/gen100000-orderly 100000 --custom orderly  # ~1 KB custom
+    python -m benchmarks.soak --root /tmp/gen100000-orderly --minutes 30
 
 Serves the root (a benchmark root: packets are pushed into it), then loops over
 rounds of: a push of a new packet (file + metadata), the three list routes with
 and without `If-None-Match`, metadata and file reads, and `/packets/missing`.
-Prints the worker's resident memory each minute and, at the end, the growth
+Prints the resident memory of the worker and of the whole process tree
+(supervisor and worker) each minute and, at the end, the growth
 after a warm-up (5 minutes), also per packet pushed since then (a server holding
 more packets needs a little more memory: about 2 KiB each). `--no-push`
 leaves out the pushes, so any growth at all would be a leak. The target
@@ -81,10 +84,12 @@ def main() -> None:
                 rounds += 1
                 if time.monotonic() >= next_sample:
                     minutes = (time.monotonic() - began) / 60
-                    rss = server.rss()[0] / 2**20
+                    worker, tree = (value / 2**20 for value in server.rss())
+                    rss = worker
                     samples.append((minutes, rss, rounds))
                     print(
-                        f"{minutes:6.1f} min  rounds {rounds:7d}  worker RSS {rss:7.1f} MiB",
+                        f"{minutes:6.1f} min  rounds {rounds:7d}  worker RSS {rss:7.1f} MiB"
+                        f"  process tree {tree:7.1f} MiB",
                         flush=True,
                     )
                     next_sample += 60

@@ -73,6 +73,31 @@ def publish(temp: Path, destination: Path, *, replace: bool = False) -> bool:
     return created
 
 
+def link_durably(source: Path, destination: Path) -> bool:
+    """Give a complete file a second, durable name; False if `destination` already exists.
+
+    The file is fsynced before it is linked and the folder after, so the new
+    name never leads to a file whose contents a crash could lose. The source
+    name is kept (it may still be in use); where hard links are refused,
+    nothing is linked and the caller keeps using the source name.
+    """
+    try:
+        with open(source, "rb") as stream:
+            os.fsync(stream.fileno())
+        try:
+            os.link(source, destination)
+        except FileExistsError:
+            return False
+        except OSError as err:
+            if err.errno in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+                return False
+            raise
+        fsync_directory(destination.parent)
+    except OSError as err:
+        raise storage_error(err, f"writing {destination.name}") from err
+    return True
+
+
 def discard(temp: Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(temp)

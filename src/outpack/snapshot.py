@@ -1,12 +1,14 @@
 """A persistent copy of the catalog, so large roots open without reading every packet.
 
-`.outpack/cache/catalog-v3.json` holds each packet's summary and every location
-record. It is only ever a shortcut: on load, the folders are listed and
-reconciled with it (new entries read, vanished ones dropped), and a snapshot
-that is missing, unreadable, from another format or another root configuration
-is ignored and rebuilt. Writes are atomic (temporary file, then rename), so any
-number of processes may read and write it concurrently; the last writer wins,
-and whatever it wrote is reconciled with the folders by the next reader.
+`.outpack/cache/catalog-v4.json` holds each packet's summary (without
+`custom`, which only the Packit list sends on, read from the metadata files)
+and every location record, and names the damaged files. It is only ever a
+shortcut: on load, the folders are listed and reconciled with it (new entries
+read, vanished ones dropped), and a snapshot that is missing, unreadable, from
+another format or another root configuration is ignored and rebuilt. Writes
+are atomic (temporary file, then rename), so any number of processes may read
+and write it concurrently; the last writer wins, and whatever it wrote is
+reconciled with the folders by the next reader.
 
 The layout is columnar (one JSON array per field rather than one row per
 packet): decoding it creates far fewer objects, and the summaries are then
@@ -17,6 +19,7 @@ packets compared with rows.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +33,27 @@ from outpack.summary import PacketSummary
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "outpack-python-catalog/3"
+FORMAT = "outpack-python-catalog/4"
 CACHE_DIR = "cache"
-SNAPSHOT_FILE = "catalog-v3.json"
+SNAPSHOT_FILE = "catalog-v4.json"
 # Written by earlier versions; removed when a new snapshot is saved.
-OLD_FILES = ("catalog-v1.json", "catalog-v2.json")
+OLD_FILES = ("catalog-v1.json", "catalog-v2.json", "catalog-v3.json")
+
+
+@dataclass(frozen=True)
+class Damage:
+    """Damaged files: packet id -> what is wrong; location -> packet id -> what is wrong."""
+
+    packets: dict[str, str]
+    records: dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A loaded snapshot's columns, not yet built into objects."""
+
+    packets: dict[str, list[Any]]
+    records: dict[str, dict[str, list[Any]]]
 
 
 class Snapshot:
@@ -46,26 +65,26 @@ class Snapshot:
     The columns are checked when loaded, so building them later cannot fail.
     """
 
-    def __init__(  # noqa: PLR0913  # TODO(merge): complexity rules back on (issue 11); snapshot.py is being rewritten
+    def __init__(
         self,
         summaries: dict[str, PacketSummary] | None,
-        invalid: dict[str, str],
-        records: dict[str, dict[str, LocationRecord]] | None = None,
+        records: dict[str, dict[str, LocationRecord]] | None,
         # folder key -> (mtime_ns, settled) when it was last listed, so
         # an unchanged root is not even listed again on open.
-        folders: dict[str, tuple[int, bool]] | None = None,
+        folders: dict[str, tuple[int, bool]],
+        damage: Damage,
         *,
-        packet_columns: dict[str, list[Any]] | None = None,
-        record_columns: dict[str, dict[str, list[Any]]] | None = None,
+        columns: Columns | None = None,
     ) -> None:
-        self.invalid = invalid
-        self.folders = folders if folders is not None else {}
+        self.invalid = damage.packets
+        self.damaged_records = damage.records
+        self.folders = folders
         self._summaries = summaries
-        self._packet_columns = packet_columns
+        self._packet_columns = columns.packets if columns is not None else None
         self._records = records
-        self._record_columns = record_columns
+        self._record_columns = columns.records if columns is not None else None
         self.packet_ids: list[str] = (
-            list(summaries) if summaries is not None else (packet_columns or {}).get("id", [])
+            list(summaries) if summaries is not None else (self._packet_columns or {}).get("id", [])
         )
 
     @property
@@ -109,7 +128,6 @@ def _packet_columns(summaries: dict[str, PacketSummary]) -> dict[str, list[Any]]
         "start": [s.start for s in values],
         "end": [s.end for s in values],
         "depends": [s.dependency_ids for s in values],
-        "custom": [s.custom_json.decode() for s in values],
     }
 
 
@@ -123,19 +141,26 @@ def _record_columns(records: dict[str, LocationRecord]) -> dict[str, list[Any]]:
     }
 
 
-def save_snapshot(root: Root, snapshot: Snapshot) -> None:
+def snapshot_bytes(root: Root, snapshot: Snapshot) -> bytes:
+    """The snapshot serialised (the part that reads the catalog)."""
     document = {
         "format": FORMAT,
         "config": _config_fingerprint(root),
         "packets": _packet_columns(snapshot.summaries),
         "invalid": snapshot.invalid,
+        "damaged_records": snapshot.damaged_records,
         "folders": snapshot.folders,
         "records": {
             location: _record_columns(records) for location, records in snapshot.records.items()
         },
     }
+    return orjson.dumps(document)
+
+
+def write_snapshot(root: Root, data: bytes) -> None:
+    """Write serialised snapshot bytes atomically and durably (the slow part)."""
     path = snapshot_path(root)
-    write_atomic(path, orjson.dumps(document), root.tmp_dir, replace=True)
+    write_atomic(path, data, root.tmp_dir, replace=True)
     for name in OLD_FILES:
         path.with_name(name).unlink(missing_ok=True)
 
@@ -154,7 +179,6 @@ def _summaries(columns: dict[str, list[Any]]) -> dict[str, PacketSummary]:
     names: dict[str, str] = {}
     shared_names = [names.setdefault(name, name) for name in columns["name"]]
     depends = map(tuple, columns["depends"])
-    custom = map(str.encode, columns["custom"])
     built = map(
         PacketSummary,
         columns["id"],
@@ -163,7 +187,6 @@ def _summaries(columns: dict[str, list[Any]]) -> dict[str, PacketSummary]:
         columns["start"],
         columns["end"],
         depends,
-        custom,
     )
     return dict(zip(columns["id"], built, strict=True))
 
@@ -192,7 +215,6 @@ PACKET_COLUMNS: dict[str, type | tuple[type, ...]] = {
     "start": _NUMBER,
     "end": _NUMBER,
     "depends": list,
-    "custom": str,
 }
 RECORD_COLUMNS: dict[str, type | tuple[type, ...]] = {
     "packet": str,
@@ -209,6 +231,12 @@ def _records(columns: dict[str, list[Any]], ids: dict[str, str]) -> dict[str, Lo
         LocationRecord, packets, columns["time"], columns["hash"], columns["schema_version"]
     )
     return dict(zip(packets, built, strict=True))
+
+
+def _messages(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise ValueError("expected an object of messages")
+    return {str(key): str(value) for key, value in raw.items()}
 
 
 def _load(root: Root, path: Path) -> Snapshot | None:
@@ -228,12 +256,15 @@ def _load(root: Root, path: Path) -> Snapshot | None:
             key: (int(mtime), settled is True)
             for key, (mtime, settled) in document.get("folders", {}).items()
         }
+        damage = Damage(
+            _messages(document["invalid"]),
+            {
+                str(location): _messages(damaged)
+                for location, damaged in document["damaged_records"].items()
+            },
+        )
         return Snapshot(
-            None,
-            dict(document["invalid"]),
-            folders=folders,
-            packet_columns=packet_columns,
-            record_columns=record_columns,
+            None, None, folders, damage, columns=Columns(packet_columns, record_columns)
         )
     except FileNotFoundError:
         return None

@@ -1,15 +1,15 @@
 """The part of a packet's metadata that indexes and list routes need, kept compact.
 
 A root of 100,000 packets keeps one of these per packet in memory (and in the
-catalog snapshot) instead of the whole metadata document.
+catalog snapshot) instead of the whole metadata document. `custom` is left
+out: it is often the largest part of a document (a kilobyte or more as
+orderly2 writes it), no query reads it, and the Packit list that sends it on
+reads it from the metadata files.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import orjson
 
 from outpack.metadata import (
     PacketMetadata,
@@ -31,17 +31,10 @@ class PacketSummary:
     start: float
     end: float
     dependency_ids: tuple[str, ...]
-    # `custom` as JSON text: often the largest part, and only ever sent on.
-    custom_json: bytes = b"null"
 
     @property
     def time(self) -> PacketTime:
         return PacketTime(self.start, self.end)
-
-    @property
-    def custom(self) -> dict[str, Any] | None:
-        value: dict[str, Any] | None = orjson.loads(self.custom_json)
-        return value
 
     @classmethod
     def from_metadata(cls, metadata: PacketMetadata) -> PacketSummary:
@@ -52,9 +45,6 @@ class PacketSummary:
             start=metadata.time.start,
             end=metadata.time.end,
             dependency_ids=metadata.dependency_ids,
-            # orjson's result keeps its whole working buffer (~4 KiB); a copy
-            # is exact-sized, which is most of the memory on a large root.
-            custom_json=bytes(memoryview(orjson.dumps(metadata.custom))),
         )
 
 

@@ -23,22 +23,32 @@ def build(root: Root, count: int) -> list[str]:
 def fresh(root: Root) -> Catalog:
     catalog = Catalog(Root.open(root.path), persistent=True)
     catalog.refresh()
+    catalog.save()
     return catalog
+
+
+def summaries(catalog: Catalog) -> dict[str, PacketSummary]:
+    return {summary.id: summary for summary in catalog.summaries()}
+
+
+def records(catalog: Catalog) -> dict[str, dict[str, object]]:
+    return {name: dict(catalog.records(name)) for name in catalog.location_names()}
 
 
 def test_snapshot_written_and_reused(new_root: Root) -> None:
     ids = build(new_root, 5)
     first = fresh(new_root)
-    assert first.ids == ids
+    assert first.packet_ids() == ids
     assert snapshot_path(new_root).is_file()
     snapshot = load_snapshot(new_root)
     assert snapshot is not None and sorted(snapshot.summaries) == ids
     # A later catalog starts from the snapshot, with equal contents.
     second = Catalog(Root.open(new_root.path), persistent=True)
-    assert second.ids == ids
-    assert second.summaries == first.summaries
-    assert second.records == first.records
-    summary = second.summaries[ids[2]]
+    assert second.packet_ids() == ids
+    assert summaries(second) == summaries(first)
+    second.refresh()
+    assert records(second) == records(first)
+    summary = second.summary(ids[2])
     assert isinstance(summary, PacketSummary)
     assert summary.parameters == {"i": 2} and summary.name == "n2"
 
@@ -50,9 +60,9 @@ def test_stale_snapshot_is_reconciled(new_root: Root) -> None:
     os.unlink(new_root.location_dir / "local" / ids[0])
     os.unlink(new_root.metadata_dir / ids[0])
     catalog = fresh(new_root)
-    assert catalog.ids == ids[1:] + more
-    assert sorted(catalog.summaries) == ids[1:] + more
-    assert sorted(catalog.unpacked()) == ids[1:] + more
+    assert catalog.packet_ids() == ids[1:] + more
+    assert sorted(summaries(catalog)) == ids[1:] + more
+    assert sorted(catalog.unpacked_ids()) == ids[1:] + more
 
 
 def test_corrupt_or_foreign_snapshot_is_rebuilt(new_root: Root) -> None:
@@ -63,8 +73,7 @@ def test_corrupt_or_foreign_snapshot_is_rebuilt(new_root: Root) -> None:
         path.write_bytes(junk)
         assert load_snapshot(new_root) is None
         catalog = fresh(new_root)
-        assert catalog.ids == ids and sorted(catalog.summaries) == ids
-        catalog.save()
+        assert catalog.packet_ids() == ids and sorted(summaries(catalog)) == ids
         assert load_snapshot(new_root) is not None
 
 
@@ -75,7 +84,7 @@ def test_snapshot_with_wrong_columns_is_ignored(new_root: Root) -> None:
     good = orjson.loads(path.read_bytes())
     damaged: list[tuple[str, object]] = [
         ("name", ["only-one"]),
-        ("custom", [1, 2]),
+        ("parameters", [1, 2]),
         ("depends", 7),
     ]
     for column, value in damaged:
@@ -104,7 +113,7 @@ def test_snapshot_shared_by_processes_stays_consistent(new_root: Root) -> None:
     assert snapshot is not None and sorted(snapshot.summaries) == ids + more + extra
     # ...and a stale one is reconciled with the folders on open.
     final = build(new_root, 1)
-    assert fresh(new_root).ids == ids + more + extra + final
+    assert fresh(new_root).packet_ids() == ids + more + extra + final
 
 
 def test_old_snapshot_format_is_replaced(new_root: Root) -> None:
@@ -112,16 +121,28 @@ def test_old_snapshot_format_is_replaced(new_root: Root) -> None:
     old = snapshot_path(new_root).with_name("catalog-v1.json")
     old.parent.mkdir(parents=True, exist_ok=True)
     old.write_bytes(b'{"format": "outpack-python-catalog/1", "packets": []}')
-    assert fresh(new_root).ids == ids
+    assert fresh(new_root).packet_ids() == ids
     assert snapshot_path(new_root).is_file() and not old.exists()
 
 
-def test_invalid_packets_are_reported_not_fatal(new_root: Root) -> None:
+def test_damaged_packets_are_left_out_and_remembered(new_root: Root) -> None:
     ids = build(new_root, 2)
     broken = "20200101-000000-0000dead"
     (new_root.metadata_dir / broken).write_bytes(b'{"id": "20200101-000000-0000dead"}')
+    (new_root.location_dir / "local" / broken).write_bytes(b"{}")
     catalog = fresh(new_root)
-    assert catalog.ids == [broken, *ids]
-    assert "required fields missing" in catalog.invalid[broken]
-    assert broken not in catalog.summaries
-    assert fresh(new_root).invalid == catalog.invalid
+    assert catalog.packet_ids() == ids
+    assert broken not in summaries(catalog)
+    assert broken not in catalog.records("local")
+    damaged = catalog.damaged()
+    assert set(damaged) == {f"metadata/{broken}", f"location/local/{broken}"}
+    assert "required fields missing" in damaged[f"metadata/{broken}"]
+    assert catalog.damaged_count() == 2
+    # The snapshot remembers them, so a later process neither reads nor counts them again.
+    again = fresh(new_root)
+    assert again.damaged() == damaged and again.packet_ids() == ids
+    # Removing the damaged files forgets them.
+    (new_root.metadata_dir / broken).unlink()
+    (new_root.location_dir / "local" / broken).unlink()
+    catalog.refresh()
+    assert catalog.damaged() == {} and catalog.packet_ids() == ids

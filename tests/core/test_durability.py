@@ -116,16 +116,18 @@ def test_writer_killed_mid_write_leaves_valid_root(new_root: Root) -> None:
 
 def test_catalog_sees_other_writers(new_root: Root) -> None:
     catalog = Catalog(new_root)
-    seen: list[str] = []
-    catalog.subscribe(lambda metadata: seen.append(metadata.id))
     assert not catalog.refresh()
+    start = catalog.version
     writer = run_writer(new_root, "same")
     writer.communicate(timeout=120)
+    assert catalog.may_have_changed()
     changes = catalog.refresh()
     assert changes.packets == ["20200101-000000-00001111"]
     assert changes.records == [("local", "20200101-000000-00001111")]
-    assert seen == ["20200101-000000-00001111"]
-    assert catalog.ids == ["20200101-000000-00001111"]
+    # The same difference, for a consumer that last looked at `start`.
+    assert catalog.changes_since(start) == changes
+    assert catalog.packet_ids() == ["20200101-000000-00001111"]
     version = catalog.version
     assert not catalog.refresh()
     assert catalog.version == version
+    assert catalog.changes_since(version) == type(changes)()

@@ -101,7 +101,9 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
     """Every entry with its mode, and each file's mtime and digest.
 
     Folder mtimes are left out: refused uploads create and remove temporary
-    files in `.outpack/tmp`, which is expected and checked separately.
+    files in `.outpack/tmp`, which is expected and checked separately. So is
+    `.outpack/cache/`, what the server derives from the root after reads (in
+    the background): it may be rebuilt or deleted at any time.
     """
     return {
         str(path.relative_to(folder)): (
@@ -110,6 +112,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
             hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "",
         )
         for path in sorted(folder.rglob("*"))
+        if ".outpack/cache" not in path.as_posix()
     }
 
 

@@ -162,12 +162,17 @@ def write_records(path: Path, location: str, records: Sequence[LocationRecord]) 
 
 
 def outpack_files(path: Path) -> dict[str, bytes]:
-    """Every file under .outpack except temporary ones, with contents."""
+    """Every file under .outpack except temporary ones and the server's caches, with contents.
+
+    `.outpack/cache/` holds what a server derives from the root (snapshot,
+    list bodies), written in the background after reads; it may be deleted
+    at any time, so it is no part of what a request may or may not change.
+    """
     outpack_dir = path / ".outpack"
     return {
         str(item.relative_to(outpack_dir)): item.read_bytes()
         for item in sorted(outpack_dir.rglob("*"))
-        if item.is_file() and "tmp" not in item.relative_to(outpack_dir).parts[:1]
+        if item.is_file() and item.relative_to(outpack_dir).parts[0] not in ("tmp", "cache")
     }
 
 

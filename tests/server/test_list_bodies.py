@@ -23,7 +23,7 @@ from outpack.location import LocationRecord
 from outpack.packet import create_packet
 from outpack.root import Root
 from outpack.server.app import create_app
-from outpack.server.lists import extend_array_body
+from outpack.server.bodies import BodyFile, BodyWriter, entry_lines, existing, lists_dir
 from outpack.server.responses import success_body, success_body_raw
 from outpack.server.settings import ServerSettings
 from outpack.server.state import _entry_size, _MetadataCache, _MetadataEntry
@@ -98,18 +98,78 @@ def test_lists_stay_equal_to_the_disk(steps: list[tuple[Any, ...]]) -> None:
             assert listed == expected_metadata_list(root), steps[:serial]
             packit = check_success(client.get("/packit/metadata").body)
             assert [entry["id"] for entry in packit] == expected_packit_ids(root)
+        client.app.handlers.state.background_done()
 
 
-def test_extending_an_array_body() -> None:
-    empty = success_body([])
-    one = success_body([1])
-    assert extend_array_body(empty, b"[]") == empty
-    assert extend_array_body(empty, b"[1]") == one
-    assert extend_array_body(one, b"[]") == one
-    assert orjson.loads(extend_array_body(one, b"[2,3]")) == orjson.loads(success_body([1, 2, 3]))
-    assert extend_array_body(success_body_raw(b'[{"a":1}]'), b'[{"b":2}]') == success_body(
-        [{"a": 1}, {"b": 2}]
+def _written(root: Root, name: str, entries: list[bytes], previous: BodyFile | None) -> BodyFile:
+    with BodyWriter(root) as writer:
+        if previous is not None:
+            writer.copy_entries(previous)
+        writer.add(entries)
+        body, publish = writer.finish(name)
+    publish()
+    return body
+
+
+def test_body_files_extend_by_copying_the_previous_entries(new_root: Root) -> None:
+    empty = _written(new_root, "t-empty.json", [], None)
+    assert Path(empty.path).read_bytes() == success_body_raw(b"[\n]")
+    assert orjson.loads(Path(empty.path).read_bytes()) == orjson.loads(success_body([]))
+    one = _written(new_root, "t-one.json", [b"1"], empty)
+    assert orjson.loads(Path(one.path).read_bytes()) == orjson.loads(success_body([1]))
+    three = _written(new_root, "t-three.json", [b"2", b'{"a":3}'], one)
+    assert orjson.loads(Path(three.path).read_bytes()) == orjson.loads(
+        success_body([1, 2, {"a": 3}])
     )
+    assert three.count == 3 and three.size == Path(three.path).stat().st_size
+    assert list(entry_lines(three)) == [b"1", b"2", b'{"a":3}']
+    # Made directly, the same entries give the same bytes: names and tags can be shared.
+    direct = _written(new_root, "t-direct.json", [b"1", b"2", b'{"a":3}'], None)
+    assert Path(direct.path).read_bytes() == Path(three.path).read_bytes()
+    unchanged = _written(new_root, "t-same.json", [], three)
+    assert Path(unchanged.path).read_bytes() == Path(three.path).read_bytes()
+    # Published under their names, for other processes to find.
+    assert (lists_dir(new_root) / "t-three.json").read_bytes() == Path(three.path).read_bytes()
+    assert existing(new_root, "t-three.json", 3) is not None
+    assert existing(new_root, "t-absent.json", 3) is None
+
+
+def test_spliced_bodies_append_without_touching_the_file(new_root: Root) -> None:
+    base = _written(new_root, "t-base.json", [b"1", b"2"], None)
+    before = Path(base.path).read_bytes()
+    one = base.spliced([b"3"], "t-one.json")
+    two = one.spliced([b'{"a":4}', b"5"], "t-two.json")
+    assert Path(base.path).read_bytes() == before
+    assert two.path == base.path and two.count == 5
+    whole = before[: two.file_end] + two.tail
+    assert len(whole) == two.size
+    assert orjson.loads(whole) == orjson.loads(success_body([1, 2, 3, {"a": 4}, 5]))
+    assert list(entry_lines(two)) == [b"1", b"2", b"3", b'{"a":4}', b"5"]
+    # Written out, a spliced body gives the bytes a direct build gives.
+    copied = _written(new_root, "t-copied.json", [b"6"], two)
+    direct = _written(new_root, "t-direct6.json", [b"1", b"2", b"3", b'{"a":4}', b"5", b"6"], None)
+    assert Path(copied.path).read_bytes() == Path(direct.path).read_bytes()
+    # Splicing onto an empty body.
+    empty = _written(new_root, "t-empty0.json", [], None)
+    spliced = empty.spliced([b"7"], "t-seven.json")
+    assert orjson.loads(Path(empty.path).read_bytes()[: spliced.file_end] + spliced.tail) == (
+        orjson.loads(success_body([7]))
+    )
+
+
+def test_a_spliced_list_is_sent_whole(new_root: Root) -> None:
+    """/packit/metadata after a push: the previous file plus the new entries, as one body."""
+    client = AsgiClient(create_app(ServerSettings(root=str(new_root.path), access_log=False)))
+    first = create_packet(new_root, "a", {"a.txt": b"a"})
+    assert [e["id"] for e in check_success(client.get("/packit/metadata").body)] == [first]
+    second = create_packet(new_root, "b", {"b.txt": b"b"})
+    for pathsend in (True, False):
+        client.pathsend = pathsend
+        listed = check_success(client.get("/packit/metadata").body)
+        assert [entry["id"] for entry in listed] == [first, second]
+    packit = client.app.handlers.state.view.packit
+    assert packit is not None and packit.tail, "the second answer was spliced"
+    client.app.handlers.state.background_done()
 
 
 def test_metadata_cache_keeps_the_recently_used_within_its_budget() -> None:

@@ -296,3 +296,31 @@ def test_demo_root_is_servable(tmp_path: Path, start_server: StartServer) -> Non
         metadata = orjson.loads(server.get(f"/metadata/{packet_id}/text").content)
         for file in metadata["files"]:
             assert len(server.get(f"/file/{file['hash']}").content) == file["size"]
+
+
+def _checksum_count(text: str) -> int:
+    key = 'http_requests_total{endpoint="/checksum",method="GET",status="200"} '
+    lines = [line for line in text.splitlines() if line.startswith(key)]
+    return int(lines[0].removeprefix(key)) if lines else 0
+
+
+def test_metrics_add_up_across_workers(sample: SampleRoot, start_server: StartServer) -> None:
+    """Whichever worker answers a scrape, counters are the sum over all workers, never less."""
+    server = start_server(sample.path, "--workers", "2")
+    total = 60
+    for _ in range(total):
+        # A new connection each time, so that both workers get some.
+        response = requests.get(
+            server.url + "/checksum", headers={"Connection": "close"}, timeout=30
+        )
+        assert response.status_code == 200
+    seen: list[int] = []
+    deadline = time.monotonic() + 60
+    while (not seen or seen[-1] < total) and time.monotonic() < deadline:
+        response = requests.get(
+            server.url + "/metrics", headers={"Connection": "close"}, timeout=30
+        )
+        seen.append(_checksum_count(response.text))
+        time.sleep(0.1)
+    assert seen[-1] == total, seen
+    assert seen == sorted(seen), "a counter never goes backwards between scrapes"

@@ -244,7 +244,7 @@ class QueryIndex:
                     members.add(packet_id)
         return table
 
-    def numbers_between(  # noqa: PLR0913  # TODO(merge): complexity rules back on (issue 11); index.py is being rewritten
+    def numbers_between(  # noqa: PLR0913  # an interval is two bounds and two openness flags
         self,
         parameter: str,
         low: float,

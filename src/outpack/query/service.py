@@ -1,8 +1,9 @@
 """`search()`: parse, scope and evaluate a query against a root, with cached indexes.
 
-Each root (or catalog) gets one QueryIndex, built on first use and kept current
-by the catalog, which reports packets it has not seen before; a later search
-only pays for a cheap refresh (directory mtimes) and the evaluation itself.
+Each root gets one Catalog and one QueryIndex, built on first use and kept
+current from the catalog's change feed (`changes_since`): a later search only
+pays for a cheap refresh (directory mtimes), the new packets, and the
+evaluation itself.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import atexit
 import gc
 import os
 import threading
-import weakref
+import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,6 @@ from pathlib import Path
 from outpack.catalog import Catalog
 from outpack.errors import QueryEvaluationError, QueryParseError
 from outpack.fsutil import gc_paused
-from outpack.location import LOCAL
 from outpack.query.ast import (
     BooleanExpr,
     BooleanOperator,
@@ -35,7 +35,6 @@ from outpack.query.evaluate import evaluate
 from outpack.query.index import QueryIndex
 from outpack.query.parser import parse_query
 from outpack.root import Root
-from outpack.summary import PacketSummary
 
 __all__ = ["MAX_QUERY_LENGTH", "apply_scope", "index_for", "search"]
 
@@ -72,36 +71,47 @@ def apply_scope(
     return BooleanExpr(BooleanOperator.And, node, restriction)
 
 
+# A search saves the catalog snapshot (so the next process starts warm) at
+# most this often while the root keeps changing under it.
+SNAPSHOT_INTERVAL_S = 30.0
+
+
 @dataclass
 class _Indexed:
+    """A root's catalog and the query index derived from it, kept current by difference."""
+
     catalog: Catalog
     index: QueryIndex = field(default_factory=QueryIndex)
     lock: threading.RLock = field(default_factory=threading.RLock)
-    subscribed: bool = False
+    version: int = -1
+    saved_at: float | None = None
     searched_cache: dict[tuple[object, ...], frozenset[str]] = field(default_factory=dict)
-    searched_version: int = -1
-
-    def _on_packet(self, packet: PacketSummary) -> None:
-        # The catalog may be refreshed by another thread (the server's) mid-search.
-        with self.lock:
-            self.index.add(packet)
 
     def refresh(self) -> None:
         self.catalog.refresh()
-        if not self.subscribed:
-            self.catalog.subscribe(self._on_packet, replay=False)
-            self.subscribed = True
-            self._rebuild()
-        elif len(self.index) != len(self.catalog.summaries):
-            # Packets removed by hand: start again rather than track removals.
-            self._rebuild()
-        if self.searched_version != self.catalog.version:
+        if self.version != self.catalog.version:
+            changes = self.catalog.changes_since(self.version)
+            if changes is None or changes.removed:
+                # First use, or packets removed by hand: start again.
+                self._rebuild()
+            else:
+                for packet_id in changes.packets:
+                    summary = self.catalog.summary(packet_id)
+                    if summary is not None:
+                        self.index.add(summary)
+            self.version = self.catalog.version
             self.searched_cache.clear()
-            self.searched_version = self.catalog.version
+            self._save()
+
+    def _save(self) -> None:
+        now = time.monotonic()
+        if self.saved_at is None or now - self.saved_at >= SNAPSHOT_INTERVAL_S:
+            self.catalog.save()
+            self.saved_at = now
 
     def _rebuild(self) -> None:
         with gc_paused():
-            self.index = QueryIndex.from_packets(self.catalog.summaries.values())
+            self.index = QueryIndex.from_packets(self.catalog.summaries())
 
     def searched(
         self, locations: Collection[str] | None, unpacked_only: bool
@@ -120,17 +130,16 @@ class _Indexed:
                 raise QueryEvaluationError(f"Unknown location: {', '.join(map(repr, unknown))}")
             at_locations: set[str] = set()
             for location in locations:
-                at_locations.update(self.catalog.records.get(location, {}))
+                at_locations.update(self.catalog.records(location))
             allowed &= at_locations
         if unpacked_only:
-            allowed &= set(self.catalog.records.get(LOCAL, {}))
+            allowed &= set(self.catalog.unpacked_ids())
         result = frozenset(allowed)
         self.searched_cache[key] = result
         return result
 
 
 _by_path: dict[str, _Indexed] = {}
-_by_catalog: weakref.WeakKeyDictionary[Catalog, _Indexed] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
 
 
@@ -150,13 +159,8 @@ def _skip_teardown() -> None:
     gc.freeze()
 
 
-def _indexed(root: Root | Catalog | str | os.PathLike[str]) -> _Indexed:
+def _indexed(root: Root | str | os.PathLike[str]) -> _Indexed:
     with _registry_lock:
-        if isinstance(root, Catalog):
-            state = _by_catalog.get(root)
-            if state is None:
-                state = _by_catalog[root] = _Indexed(root)
-            return state
         opened = root if isinstance(root, Root) else Root.open(root)
         key = str(Path(opened.path).resolve())
         state = _by_path.get(key)
@@ -165,7 +169,7 @@ def _indexed(root: Root | Catalog | str | os.PathLike[str]) -> _Indexed:
         return state
 
 
-def index_for(root: Root | Catalog | str | os.PathLike[str]) -> QueryIndex:
+def index_for(root: Root | str | os.PathLike[str]) -> QueryIndex:
     """The up-to-date index of a root (built on first use, then refreshed)."""
     state = _indexed(root)
     with state.lock:
@@ -190,8 +194,8 @@ def _parse_subqueries(
     return parsed
 
 
-def search(  # noqa: PLR0913  # TODO(merge): complexity rules back on (issue 11); service.py is being rewritten
-    root: Root | Catalog | str | os.PathLike[str],
+def search(  # noqa: PLR0913  # keyword-only options, one per `outpack search` flag
+    root: Root | str | os.PathLike[str],
     query: str | QueryNode,
     *,
     name: str | None = None,

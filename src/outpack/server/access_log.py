@@ -39,7 +39,7 @@ class AccessLog:
         self._pending_size = 0
         self._scheduled = False
 
-    def record(  # noqa: PLR0913  # TODO(merge): complexity rules back on (issue 11); server/ is being rewritten
+    def record(  # noqa: PLR0913  # keyword-only: one per field of the log line
         self,
         *,
         method: str,

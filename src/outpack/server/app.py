@@ -94,14 +94,26 @@ class OutpackApp:
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1000})
 
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
-        # Nothing to set up or tear down: state is built lazily in each process.
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        # Each worker process loads its state in the background once started
+        # (requests meanwhile wait only if they need it), and saves the
+        # catalog snapshot on the way out if it is the process that saves it.
+        loading: asyncio.Task[None] | None = None
+        sharing: asyncio.Task[None] | None = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                loading = asyncio.create_task(self.handlers.state.startup())
+                # Other workers add this one's counts to the scrapes they answer.
+                sharing = asyncio.create_task(self.handlers.shared_metrics.keep_published())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if sharing is not None:
+                    sharing.cancel()
+                if loading is not None:
+                    await asyncio.gather(loading, return_exceptions=True)
+                await self.handlers.state.shutdown()
+                await asyncio.to_thread(self.handlers.shared_metrics.publish)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -240,18 +252,22 @@ async def _send_file(
     if head:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return 0
-    if PATHSEND in scope.get("extensions", {}):
+    if PATHSEND in scope.get("extensions", {}) and not response.tail:
         # The server sends the file itself, without it passing through Python.
         await send({"type": PATHSEND, "path": response.path})
         return response.size
     sent = 0
+    file_part = response.size - len(response.tail)
     with open(response.path, "rb") as stream:
-        while sent < response.size:
-            chunk = stream.read(min(FILE_CHUNK, response.size - sent))
+        while sent < file_part:
+            chunk = stream.read(min(FILE_CHUNK, file_part - sent))
             if not chunk:
                 break
             sent += len(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    if response.tail and sent == file_part:
+        await send({"type": "http.response.body", "body": response.tail, "more_body": True})
+        sent += len(response.tail)
     await send({"type": "http.response.body", "body": b"", "more_body": False})
     return sent
 

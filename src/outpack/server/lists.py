@@ -1,125 +1,97 @@
-"""The list routes' bodies, kept current by difference rather than rebuilt.
+"""The list routes' bodies, kept current by difference and written to cache files.
 
 On a root of 100,000 packets, `/metadata/list` and `/packit/metadata` are
-megabytes of JSON. New packets nearly always sort last (ids begin with their
-creation time), so after a push the cached array is kept and only the
-newcomers are serialised onto its end, once, when the list is next asked for.
-Anything else (removals, a packet that sorts earlier, a record that moves a
-packet to an earlier location) rebuilds the list from the catalog.
+megabytes of JSON (about 100 MB for the Packit list when packets carry
+orderly2's `custom`). New packets nearly always sort last (ids begin with
+their creation time), so after a push the previous body file's entries are
+copied and only the newcomers are serialised onto its end, once, when the
+list is next asked for. Anything else (removals, a packet that sorts
+earlier, a record that moves a packet to an earlier location) makes a new
+body from the catalog; for the Packit list, by merging into the previous
+file's lines rather than reading every metadata file again. See
+`outpack.server.bodies` for the files themselves.
+
+Both lists agree with `/checksum` on which packets exist: damaged packets
+(see `outpack.catalog`) are in none of them.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Iterator
 
 import orjson
 
-from outpack.catalog import Catalog, Changes
+from outpack.catalog import Catalog
+from outpack.freshness import Changes
+from outpack.fsutil import read_many
 from outpack.location import LocationRecord
-from outpack.server.responses import success_body_raw
+from outpack.root import Root
+from outpack.server.bodies import BodyFile, BodyWriter, entry_lines, existing, newest, touch
 
-# Where the data sits inside a success envelope.
-_DATA_START = success_body_raw(b"\0").index(b"\0")
-_DATA_STOP = _DATA_START + 1 - len(success_body_raw(b"\0"))
-
-
-@dataclass(frozen=True, slots=True)
-class CachedBody:
-    """A serialised answer and its entity tag.
-
-    The tag is derived from the bytes alone, so every worker and every server
-    over the same root gives the same tag for the same answer, and a load
-    balancer may send a poller's next request anywhere.
-    """
-
-    body: bytes
-    etag: bytes
-
-    @classmethod
-    def of(cls, body: bytes) -> CachedBody:
-        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
-        return cls(body, f'"{digest}"'.encode("ascii"))
+# Entries serialised per batch when a whole list is written.
+BATCH = 4096
+# New Packit entries are sent spliced after the previous body's file (see
+# bodies.BodyFile) until they reach this size; then a new file is written.
+SPLICE_LIMIT = 8 << 20
 
 
-def extend_array_body(previous: bytes, array: bytes) -> bytes:
-    """A success envelope whose data is `previous`'s array followed by `array`'s items.
-
-    Copies the previous body once (not once per slice and concatenation).
-    """
-    if array == b"[]":
-        return previous
-    if previous[_DATA_START : _DATA_START + 2] == b"[]":
-        return success_body_raw(array)
-    view = memoryview(previous)
-    return b"".join((view[: _DATA_STOP - 1], b",", memoryview(array)[1:], view[_DATA_STOP:]))
+def _exact(data: bytes) -> bytes:
+    """A copy of orjson's result: that keeps its whole working buffer (about 4 KiB),
+    which for 100,000 entries held at once is 400 MB."""
+    return bytes(memoryview(data))
 
 
-class _ExtendableList:
-    """A cached list body and the entries waiting to be appended to it."""
-
-    def __init__(self) -> None:
-        self._body: CachedBody | None = None
-        self._previous: CachedBody | None = None
-        self._pending: list[str] = []
-
-    def _invalidate(self) -> None:
-        self._body = self._previous = None
-        self._pending = []
-
-    def _append(self, keys: list[str]) -> None:
-        if not keys:
-            return
-        if self._body is not None:
-            self._previous, self._body = self._body, None
-        if self._previous is not None:
-            self._pending.extend(keys)
-
-    def body(self) -> CachedBody:
-        if self._body is None:
-            if self._previous is not None:
-                array = self._array(self._pending)
-                self._body = CachedBody.of(extend_array_body(self._previous.body, array))
-            else:
-                self._body = CachedBody.of(success_body_raw(self._array(None)))
-            self._previous = None
-            self._pending = []
-        return self._body
-
-    def _array(self, keys: list[str] | None) -> bytes:
-        """The JSON array of these entries, or of all of them for None."""
-        raise NotImplementedError
+def _record_entry(record: LocationRecord) -> bytes:
+    return _exact(orjson.dumps({"packet": record.packet, "time": record.time, "hash": record.hash}))
 
 
-class MetadataList(_ExtendableList):
+class MetadataList:
     """`/metadata/list`: locations in order, ids ascending within each, each id once.
 
     `first` maps each packet to its record from the first location listing
-    it; its insertion order is the order of the list.
+    it; its insertion order is the order of the list. The file's name is a
+    hash of its entries, kept up to date as entries are appended.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, root: Root) -> None:
+        self.root = root
         self.first: dict[str, LocationRecord] = {}
         self._locations: list[str] = []
         # (location position, id) of the list's last entry.
         self._last: tuple[int, str] | None = None
+        self._file: BodyFile | None = None
+        self._hash = hashlib.blake2b(digest_size=16)
+        self._pending: list[str] = []
+        self._rebuild = True
+        # Steps that make written bodies durable and shareable (see bodies.py).
+        self.to_publish: list[Callable[[], object]] = []
+
+    @property
+    def current(self) -> BodyFile | None:
+        return None if self._rebuild or self._pending else self._file
 
     def rebuild(self, catalog: Catalog) -> None:
         first: dict[str, LocationRecord] = {}
+        damaged = catalog.damaged_packets()
         self._locations = catalog.location_names()
         self._last = None
         for position, location in enumerate(self._locations):
-            records = catalog.records.get(location, {})
+            records = catalog.records(location)
             # Records are loaded in id order, so this sort is one quick pass.
-            added = [packet_id for packet_id in sorted(records) if packet_id not in first]
+            added = [
+                packet_id
+                for packet_id in sorted(records)
+                if packet_id not in first and packet_id not in damaged
+            ]
             for packet_id in added:
                 first[packet_id] = records[packet_id]
             if added:
                 self._last = (position, added[-1])
         self.first = first
-        self._invalidate()
+        self._rebuild = True
+        self._pending = []
 
     def update(self, catalog: Catalog, changes: Changes | None) -> None:
         if changes is None or changes.removed or not self._extend(catalog, changes):
@@ -133,12 +105,15 @@ class MetadataList(_ExtendableList):
         position = {location: number for number, location in enumerate(locations)}
         if any(location not in position for location, _ in changes.records):
             return False
+        damaged = catalog.damaged_packets()
         appended: list[str] = []
         for number, packet_id in sorted((position[loc], pid) for loc, pid in changes.records):
             earlier = locations[:number]
-            if any(packet_id in catalog.records.get(location, {}) for location in earlier):
+            if packet_id in damaged or any(
+                packet_id in catalog.records(location) for location in earlier
+            ):
                 continue
-            record = catalog.records.get(locations[number], {}).get(packet_id)
+            record = catalog.records(locations[number]).get(packet_id)
             # A packet already listed is listed under a later location, so it
             # fails this test too: it moves, and the list is rebuilt.
             if record is None or (self._last is not None and (number, packet_id) <= self._last):
@@ -146,53 +121,150 @@ class MetadataList(_ExtendableList):
             self.first[packet_id] = record
             self._last = (number, packet_id)
             appended.append(packet_id)
-        self._append(appended)
+        self._pending.extend(appended)
         return True
 
-    def _array(self, keys: list[str] | None) -> bytes:
-        first = self.first
-        records: Iterable[LocationRecord] = (
-            first.values() if keys is None else (first[key] for key in keys)
-        )
-        data = [
-            {"packet": record.packet, "time": record.time, "hash": record.hash}
-            for record in records
-        ]
-        return orjson.dumps(data)
-
-
-class PackitList(_ExtendableList):
-    """`/packit/metadata` without `known_since`: every readable packet, ids ascending."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        super().__init__()
-        self._catalog = catalog
-        self._last = catalog.ids[-1] if catalog.ids else ""
-
-    def update(self, changes: Changes | None) -> None:
-        ids = self._catalog.ids
-        if changes is None or changes.removed or any(i <= self._last for i in changes.packets):
-            self._invalidate()
+    def body(self) -> BodyFile:
+        """The current body file, written if needed (disk work: call it off the event loop)."""
+        current = self.current
+        if current is not None:
+            return current
+        if self._rebuild or self._file is None or not self._file.usable():
+            hasher = hashlib.blake2b(digest_size=16)
+            keys: list[str] = list(self.first)
+            previous = None
         else:
-            self._append(sorted(changes.packets))
-        self._last = ids[-1] if ids else ""
+            hasher = self._hash.copy()
+            keys, previous = self._pending, self._file
+        entries = [_record_entry(self.first[key]) for key in keys]
+        for entry in entries:
+            hasher.update(entry + b"\n")
+        name = f"metadata-list-{hasher.hexdigest()}.json"
+        count = len(self.first)
+        found = existing(self.root, name, count)
+        if found is None:
+            with BodyWriter(self.root) as writer:
+                if previous is not None:
+                    writer.copy_entries(previous)
+                writer.add(entries)
+                found, publish = writer.finish(name)
+            self.to_publish.append(publish)
+        self._file, self._hash = found, hasher
+        self._pending = []
+        self._rebuild = False
+        return found
 
-    def _array(self, keys: list[str] | None) -> bytes:
-        return packit_array(self._catalog, self._catalog.ids if keys is None else keys)
+
+class PackitList:
+    """`/packit/metadata` without `known_since`: every readable packet, ids ascending.
+
+    The file is named by the sha256 of the ids it lists (packets are
+    immutable, so the ids determine the content): a server that restarts on
+    an unchanged root, or another worker, finds it without building it.
+    With orderly2's `custom` the body is about 1.4 KB per packet, so copying
+    it for every push would cost a 100,000-packet root 140 MB of writing
+    each time: new entries are spliced after the previous file instead, and
+    a new file is written only once they add up to `SPLICE_LIMIT`.
+    """
+
+    def __init__(self, root: Root) -> None:
+        self.root = root
+        self._file: BodyFile | None = None
+        self._version = -1
+        self._last = ""
+        self.to_publish: list[Callable[[], object]] = []
+
+    def body(self, catalog: Catalog) -> BodyFile:
+        """The body file for the catalog as it is (disk work: call it off the event loop)."""
+        ids = catalog.packet_ids()
+        name = f"packit-{hashlib.sha256(''.join(ids).encode('ascii')).hexdigest()}.json"
+        if self._file is None or os.path.basename(self._file.path) != name:
+            found = existing(self.root, name, len(ids))
+            self._file = found if found is not None else self._write(catalog, ids, name)
+        self._version = catalog.version
+        self._last = ids[-1] if ids else ""
+        return self._file
+
+    def _write(self, catalog: Catalog, ids: list[str], name: str) -> BodyFile:
+        # After a restart on a root that changed meanwhile, the newest body
+        # left on disk is merged with, rather than every metadata file read.
+        previous = self._file if self._file is not None and self._file.usable() else None
+        previous = previous or newest(self.root, "packit-")
+        changes = catalog.changes_since(self._version) if previous is self._file else None
+        appended = None
+        if (
+            previous is not None
+            and changes is not None
+            and not changes.removed
+            and all(packet_id > self._last for packet_id in changes.packets)
+            and previous.count + len(changes.packets) == len(ids)
+        ):
+            appended = list(packit_entries(catalog, sorted(changes.packets)))
+            if len(previous.tail) + sum(map(len, appended)) < SPLICE_LIMIT:
+                # Marked as used, so that no process takes it as unused (bodies.py).
+                touch(previous)
+                return previous.spliced(appended, name)
+        with BodyWriter(self.root) as writer:
+            if previous is None:
+                writer.add(packit_entries(catalog, ids))
+            elif appended is not None:
+                writer.copy_entries(previous)
+                writer.add(appended)
+            else:
+                writer.add(_merged(previous, catalog, ids))
+            body, publish = writer.finish(name)
+        self.to_publish.append(publish)
+        return body
+
+
+def _entry_id(line: bytes) -> str:
+    # Each entry starts with {"id":"<id>"
+    return line[7 : line.index(b'"', 7)].decode("ascii")
+
+
+def _merged(previous: BodyFile, catalog: Catalog, ids: list[str]) -> Iterator[bytes]:
+    """Entries for `ids`: lines of `previous` where it has them, new ones otherwise."""
+    old = entry_lines(previous)
+    line = next(old, None)
+    missing: list[str] = []
+    for packet_id in ids:
+        while line is not None and _entry_id(line) < packet_id:
+            line = next(old, None)  # a packet gone since
+        if line is not None and _entry_id(line) == packet_id:
+            if missing:
+                yield from packit_entries(catalog, missing)
+                missing = []
+            yield line
+            line = next(old, None)
+        else:
+            missing.append(packet_id)
+    yield from packit_entries(catalog, missing)
+
+
+def packit_entries(catalog: Catalog, packet_ids: list[str]) -> Iterator[bytes]:
+    """One serialised entry per packet, `custom` read from its metadata file."""
+    folder = str(catalog.root.metadata_dir)
+    for start in range(0, len(packet_ids), BATCH):
+        batch = packet_ids[start : start + BATCH]
+        paths = [os.path.join(folder, packet_id) for packet_id in batch]
+        for packet_id, data in zip(batch, read_many(paths), strict=True):
+            summary = catalog.summary(packet_id)
+            if summary is None or data is None:
+                continue
+            custom = orjson.loads(data).get("custom")
+            yield _exact(
+                orjson.dumps(
+                    {
+                        "id": summary.id,
+                        "name": summary.name,
+                        "parameters": summary.parameters,
+                        "time": {"start": summary.start, "end": summary.end},
+                        "custom": custom,
+                    }
+                )
+            )
 
 
 def packit_array(catalog: Catalog, packet_ids: list[str]) -> bytes:
-    summaries = catalog.summaries
-    entries = [
-        {
-            "id": summary.id,
-            "name": summary.name,
-            "parameters": summary.parameters,
-            "time": {"start": summary.start, "end": summary.end},
-            # Kept as JSON text by the catalog: sent on without parsing.
-            "custom": orjson.Fragment(summary.custom_json),
-        }
-        for packet_id in packet_ids
-        if (summary := summaries.get(packet_id)) is not None
-    ]
-    return orjson.dumps(entries)
+    """A JSON array of the Packit entries of a few packets (for `known_since`)."""
+    return b"[" + b",".join(packit_entries(catalog, packet_ids)) + b"]"

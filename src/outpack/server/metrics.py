@@ -5,7 +5,7 @@ The names are the reference server's: `http_requests_total`,
 `endpoint` (the route pattern, never the raw path, so cardinality stays
 bounded), `method` and `status`; repository gauges under `outpack_server_`;
 and the usual `process_` metrics. Each worker process counts its own
-requests.
+requests; `shared_metrics` adds up the workers' counts for a scrape.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import os
 import resource
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-from outpack.fsclock import FileSystemClock
+from outpack.catalog import root_clock
+from outpack.freshness import FolderWatch
+from outpack.root import Root
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -83,6 +85,36 @@ class HttpMetrics:
             histogram = self.durations[key] = _Histogram()
         histogram.observe(seconds)
 
+    def state(self) -> dict[str, Any]:
+        """Everything counted so far, as JSON-ready lists (see shared_metrics)."""
+        return {
+            "requests": [[*key, value] for key, value in self.requests.items()],
+            "durations": [
+                [*key, histogram.counts, histogram.total, histogram.count]
+                for key, histogram in self.durations.items()
+            ],
+            "in_flight": [[*key, value] for key, value in self.in_flight.items()],
+        }
+
+    @classmethod
+    def merged(cls, states: Iterable[dict[str, Any]]) -> HttpMetrics:
+        """The sum of several workers' `state()`s."""
+        total = cls()
+        for state in states:
+            for endpoint, method, status, value in state.get("requests", []):
+                key = (endpoint, method, status)
+                total.requests[key] = total.requests.get(key, 0) + value
+            for endpoint, method, status, counts, seconds, count in state.get("durations", []):
+                key = (endpoint, method, status)
+                histogram = total.durations.setdefault(key, _Histogram())
+                histogram.counts = [a + b for a, b in zip(histogram.counts, counts, strict=True)]
+                histogram.total += seconds
+                histogram.count += count
+            for endpoint, method, value in state.get("in_flight", []):
+                flight = (endpoint, method)
+                total.in_flight[flight] = total.in_flight.get(flight, 0) + value
+        return total
+
     def render(self) -> list[str]:
         lines = [
             "# HELP http_requests_total Total number of HTTP requests",
@@ -119,31 +151,29 @@ class HttpMetrics:
 
 @dataclass(slots=True)
 class _PrefixDir:
-    mtime_ns: int
-    settled: bool
     files: int
     size: int
 
 
 class StoreStats:
-    """File count and total size of the store, re-reading only folders that changed."""
+    """File count and total size of the store, re-reading only folders the watch says changed."""
 
-    def __init__(self, files_dir: Path, clock: FileSystemClock) -> None:
-        self.files_dir = files_dir
-        self._clock = clock
+    def __init__(self, root: Root) -> None:
+        self.files_dir = root.outpack_dir / "files"
+        self._watch = FolderWatch(root_clock(root))
         self._dirs: dict[str, _PrefixDir] = {}
 
     def totals(self) -> tuple[int, int]:
         seen: dict[str, _PrefixDir] = {}
         for prefix in self._prefix_dirs():
-            try:
-                stat = os.stat(prefix)
-            except FileNotFoundError:
-                continue
             cached = self._dirs.get(prefix)
-            if cached is None or cached.mtime_ns != stat.st_mtime_ns or not cached.settled:
-                cached = self._scan(prefix, stat.st_mtime_ns, self._clock.passed(stat.st_mtime_ns))
+            changed = self._watch.changed(prefix, prefix)
+            if changed is None:
+                continue
+            if cached is None or changed:
+                cached = self._scan(prefix)
             seen[prefix] = cached
+        self._watch.forget(self._dirs.keys() - seen.keys())
         self._dirs = seen
         return sum(d.files for d in seen.values()), sum(d.size for d in seen.values())
 
@@ -159,7 +189,7 @@ class StoreStats:
                 continue
 
     @staticmethod
-    def _scan(prefix: str, mtime_ns: int, settled: bool) -> _PrefixDir:
+    def _scan(prefix: str) -> _PrefixDir:
         files = size = 0
         try:
             for entry in os.scandir(prefix):
@@ -171,15 +201,20 @@ class StoreStats:
                     continue
         except FileNotFoundError:
             pass
-        return _PrefixDir(mtime_ns, settled, files, size)
+        return _PrefixDir(files, size)
 
 
-def repository_lines(metadata: int, packets: int, files: int, size: int) -> list[str]:
+def repository_lines(metadata: int, packets: int, files: int, size: int, damaged: int) -> list[str]:
     gauges = (
         ("metadata_total", "Number of packet metadata in the repository", metadata),
         ("packets_total", "Number of packets contained in the repository", packets),
         ("files_total", "Number of files in the repository", files),
         ("file_size_bytes_total", "Total file size of the repository, in bytes", size),
+        (
+            "damaged_metadata",
+            "Damaged metadata files and location records, left out of every list",
+            damaged,
+        ),
     )
     lines = []
     for name, help_text, value in gauges:

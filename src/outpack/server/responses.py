@@ -19,17 +19,17 @@ TEXT = b"text/plain; charset=utf-8"
 OCTET_STREAM = b"application/octet-stream"
 PROMETHEUS = b"text/plain; version=0.0.4"
 
-_SUCCESS_PREFIX = b'{"status":"success","data":'
-_SUCCESS_SUFFIX = b',"errors":null}'
+SUCCESS_PREFIX = b'{"status":"success","data":'
+SUCCESS_SUFFIX = b',"errors":null}'
 
 
 def success_body(data: Any) -> bytes:
-    return _SUCCESS_PREFIX + orjson.dumps(data) + _SUCCESS_SUFFIX
+    return SUCCESS_PREFIX + orjson.dumps(data) + SUCCESS_SUFFIX
 
 
 def success_body_raw(data_json: bytes) -> bytes:
     """The envelope around `data_json`, which must already be one valid JSON value."""
-    return _SUCCESS_PREFIX + data_json + _SUCCESS_SUFFIX
+    return SUCCESS_PREFIX + data_json + SUCCESS_SUFFIX
 
 
 def failure_body(error: str, detail: str) -> bytes:
@@ -48,12 +48,17 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class FileResponse:
-    """A stored file, sent by the server itself (zero-copy where it can)."""
+    """A stored file, sent by the server itself (zero-copy where it can).
+
+    With a `tail`, the body is the file's first `size - len(tail)` bytes
+    followed by the tail (see server.bodies: a list body with new entries).
+    """
 
     path: str
     size: int
     headers: Headers = ()
     status: int = 200
+    tail: bytes = b""
 
 
 AnyResponse = Response | FileResponse

@@ -12,8 +12,8 @@ from outpack.errors import FileNotFoundInStoreError, PacketNotFoundError
 from outpack.hash import Hash, parse_lookup_hash
 from outpack.ids import is_packet_id
 from outpack.root import Root
+from outpack.server.bodies import BodyFile, CachedBody
 from outpack.server.errors import BadRequestError
-from outpack.server.lists import CachedBody
 from outpack.server.metrics import (
     HttpMetrics,
     StoreStats,
@@ -22,16 +22,19 @@ from outpack.server.metrics import (
     repository_lines,
 )
 from outpack.server.responses import (
+    JSON,
     NULL_SUCCESS,
     OCTET_STREAM,
     PROMETHEUS,
     TEXT,
+    AnyResponse,
     FileResponse,
     Response,
     json_response,
 )
 from outpack.server.routing import Request, Route
 from outpack.server.settings import ServerSettings
+from outpack.server.shared_metrics import SharedMetrics
 from outpack.server.state import ServerState
 from outpack.server.uploads import read_body, receive_file, run_blocking
 
@@ -83,12 +86,16 @@ def etag_matches(header: bytes, etag: bytes) -> bool:
     return False
 
 
-def _conditional(request: Request, cached: CachedBody) -> Response:
-    """The cached answer, or a bodiless 304 when the client already holds it."""
+def _conditional(request: Request, cached: CachedBody | BodyFile) -> AnyResponse:
+    """The cached answer (from memory or its file), or a bodiless 304 when the client has it."""
     headers = ((b"etag", cached.etag), (b"cache-control", b"no-cache"))
     known = request.header(b"if-none-match")
     if known is not None and etag_matches(known, cached.etag):
         return Response(304, b"", headers=headers)
+    if isinstance(cached, BodyFile):
+        return FileResponse(
+            cached.path, cached.size, ((b"content-type", JSON), *headers), tail=cached.tail
+        )
     return Response(200, cached.body, headers=headers)
 
 
@@ -110,7 +117,8 @@ class Handlers:
         self.settings = settings
         self.state = ServerState(root)
         self.metrics = metrics
-        self.store_stats = StoreStats(root.outpack_dir / "files", self.state.catalog.clock)
+        self.store_stats = StoreStats(root)
+        self.shared_metrics = SharedMetrics.from_environment(metrics)
         # Set by the app once the routes (which the document describes) exist.
         self.openapi_response = Response(200, b"{}")
 
@@ -135,9 +143,8 @@ class Handlers:
     async def index(self, request: Request) -> Response:
         return INDEX
 
-    async def metadata_list(self, request: Request) -> Response:
-        self.state.refresh(metadata=False)
-        return _conditional(request, self.state.metadata_list_body())
+    async def metadata_list(self, request: Request) -> AnyResponse:
+        return _conditional(request, await self.state.metadata_list_body())
 
     async def metadata_json(self, request: Request) -> Response:
         return Response(200, self.state.metadata_json_body(_packet_id(request)))
@@ -145,15 +152,14 @@ class Handlers:
     async def metadata_text(self, request: Request) -> Response:
         return Response(200, self.state.metadata_text(_packet_id(request)), TEXT)
 
-    async def checksum(self, request: Request) -> Response:
-        algorithm = request.query("alg")
-        self.state.refresh(locations=False)
-        return _conditional(request, self.state.checksum_body(algorithm))
+    async def checksum(self, request: Request) -> AnyResponse:
+        return _conditional(request, await self.state.checksum_body(request.query("alg")))
 
-    async def packit_metadata(self, request: Request) -> Response:
+    async def packit_metadata(self, request: Request) -> AnyResponse:
         known_since = _known_since(request.query("known_since"))
-        self.state.refresh()
-        return _conditional(request, self.state.packit_body(known_since))
+        if known_since is None:
+            return _conditional(request, await self.state.packit_body())
+        return _conditional(request, await self.state.packit_since(known_since))
 
     async def file_get(self, request: Request) -> FileResponse:
         text = request.params["hash"]
@@ -195,14 +201,13 @@ class Handlers:
         return json_response(await run_blocking(lambda: self.root.missing_files(hashes)))
 
     async def metrics_get(self, request: Request) -> Response:
-        self.state.refresh()
+        view = await self.state.fresh()
         files, size = await run_blocking(self.store_stats.totals)
+        http = await run_blocking(self.shared_metrics.combined)
         body = exposition(
             (
-                repository_lines(
-                    self.state.metadata_count(), self.state.unpacked_count(), files, size
-                ),
-                self.metrics.render(),
+                repository_lines(len(view.ids), view.unpacked, files, size, view.damaged),
+                http.render(),
                 process_lines(),
             )
         )

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 
 from granian.constants import HTTPModes, Interfaces
@@ -25,6 +27,7 @@ from granian.server import Server
 import outpack.server.app  # noqa: F401
 from outpack.server.parent_watch import supervisor_environment
 from outpack.server.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
+from outpack.server.shared_metrics import METRICS_DIR_ENV
 
 APP_FACTORY = "outpack.server.app:app_from_environment"
 
@@ -65,11 +68,17 @@ def serve(settings: ServerSettings, options: RunOptions) -> None:
     os.environ.update(settings.to_environment())
     # Workers exit if this process dies without stopping them (parent_watch).
     os.environ.update(supervisor_environment())
+    # One malloc arena per worker (see outpack.server.memory): glibc reads
+    # this when a worker process starts.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "1")
+    # Where the workers share their request counts (see shared_metrics).
+    metrics_dir = tempfile.mkdtemp(prefix="outpack-metrics-")
+    os.environ[METRICS_DIR_ENV] = metrics_dir
     server = Server(
         APP_FACTORY,
         address=options.host,
         port=options.port,
-        interface=Interfaces.ASGINL,
+        interface=Interfaces.ASGI,
         workers=max(1, options.workers),
         factory=True,
         http=HTTPModes.http1,
@@ -81,4 +90,7 @@ def serve(settings: ServerSettings, options: RunOptions) -> None:
         log_dictconfig=_logging_config(options.log_level),
         workers_kill_timeout=max(1, options.shutdown_timeout),
     )
-    server.serve()
+    try:
+        server.serve()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
