@@ -11,8 +11,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from openapi_spec_validator import validate
 
 from outpack.demo import DEMO_PACKETS, DEMO_PACKETS_ORDER
+from outpack.hash import Hash
 from outpack.root import Root
 from outpack.ui import zipstream
 from outpack.ui.zipstream import ZipEntry, zip_chunks
@@ -71,8 +73,6 @@ def test_search_evaluation_error_is_400(demo_root: Path, make_client: Client) ->
 
 
 def test_openapi_documents_search_and_links_the_ui(demo_root: Path, make_client: Client) -> None:
-    from openapi_spec_validator import validate
-
     document = make_client(demo_root).get("/openapi.json").json()
     validate(document)
     assert "/search" in document["paths"]
@@ -106,8 +106,6 @@ def test_zip_holds_every_file_by_hash(demo_root: Path, make_client: Client) -> N
 def test_zip_with_a_missing_file_fails_before_sending(demo_root: Path, make_client: Client) -> None:
     root = Root.open(demo_root)
     victim = root.read_metadata(MODEL).files[1]
-    from outpack.hash import Hash
-
     root.store.locate(Hash.parse(victim.hash)).unlink()
     response = make_client(demo_root).get(f"/ui/packet/{MODEL}/zip")
     assert response.status == 404

@@ -8,7 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
+from outpack.config import CoreConfig, init_root
 from outpack.demo import DEMO_PACKETS_ORDER
+from outpack.packet import create_packet
+from outpack.query import search
+from outpack.root import Root
+from outpack.ui.files import content_disposition
 from tests.server.conftest import AsgiClient
 from tests.ui.conftest import SCRIPT, Hostile
 
@@ -56,8 +61,6 @@ def test_search_query_newest_first_with_parameters(demo_root: Path, make_client:
 
 
 def test_search_uses_the_same_evaluator_as_the_cli(demo_root: Path, make_client: Client) -> None:
-    from outpack.query import search
-
     text = 'usedby(latest(name == "report"))'
     page = make_client(demo_root).get(f"/ui/search?q={quote(text)}").body.decode()
     shown = re.findall(r'href="/ui/packet/([0-9a-f-]+)" class="id"', page)
@@ -87,10 +90,6 @@ def test_bad_query_shows_the_caret_under_the_column(demo_root: Path, make_client
 
 
 def test_search_paginates(tmp_path: Path, make_client: Client) -> None:
-    from outpack.config import CoreConfig, init_root
-    from outpack.packet import create_packet
-    from outpack.root import Root
-
     path, _ = init_root(tmp_path / "many", CoreConfig(use_file_store=True))
     root = Root.open(path)
     ids = [
@@ -157,8 +156,6 @@ def test_raw_files_are_sandboxed_and_named(hostile: Hostile, make_client: Client
 
 
 def test_utf8_download_names() -> None:
-    from outpack.ui.files import content_disposition
-
     assert content_disposition("dir/Résumé final.md") == (
         b"attachment; filename=\"R_sum_ final.md\"; filename*=UTF-8''R%C3%A9sum%C3%A9%20final.md"
     )
