@@ -10,6 +10,7 @@ cache; packets are immutable, so a cached name never goes stale.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -22,6 +23,7 @@ import orjson
 
 from outpack.catalog import Catalog
 from outpack.errors import OutpackError, PacketNotFoundError, QueryParseError
+from outpack.fsutil import read_many
 from outpack.hash import Hash
 from outpack.ids import validate_packet_id
 from outpack.metadata import PacketMetadata, parse_metadata
@@ -114,8 +116,10 @@ class UiData:
         self._display = _DisplayCache(DISPLAY_CACHE_ENTRIES)
         self._overview: tuple[int, list[NameRow]] = (-1, [])
         self._lock = threading.Lock()
-        # Display names of every packet, built on the first plain-word search.
+        # Display names of every packet, read on the first plain-word search,
+        # and (index version, ids, lower-cased "name\ndisplay" of each).
         self._all_displays: dict[str, str] = {}
+        self._words: tuple[int, list[str], list[str]] = (-1, [], [])
 
     def index(self) -> QueryIndex:
         self._refresh()
@@ -218,21 +222,41 @@ class UiData:
         return Found(_newest(found, offset, limit), len(found), words=False)
 
     def _word_search(self, index: QueryIndex, words: list[str]) -> list[str]:
-        displays = self._displays(index)
-        found = []
-        for packet_id in index.sorted_ids():
-            haystack = index.names[packet_id].lower() + "\n" + displays.get(packet_id, "")
-            if all(word in haystack for word in words):
-                found.append(packet_id)
-        return found
+        ids, haystacks = self._haystacks(index)
+        return [
+            packet_id
+            for packet_id, haystack in zip(ids, haystacks, strict=True)
+            if all(word in haystack for word in words)
+        ]
 
-    def _displays(self, index: QueryIndex) -> dict[str, str]:
-        """Lower-cased display names of every packet (read once, then the new ones)."""
+    def _haystacks(self, index: QueryIndex) -> tuple[list[str], list[str]]:
+        """Each packet's lower-cased name and display name, in id order.
+
+        Display names are read once per packet (the first plain-word search
+        reads them all, in bulk), then only those of new packets.
+        """
         with self._lock:
-            missing = [packet_id for packet_id in index.ids if packet_id not in self._all_displays]
-            for packet_id, described in self.described(missing).items():
-                self._all_displays[packet_id] = (described.display or "").lower()
-            return self._all_displays
+            if self._words[0] != index.version:
+                missing = [i for i in index.ids if i not in self._all_displays]
+                self._all_displays.update(self._read_displays(missing))
+                ids = list(index.sorted_ids())
+                names, displays = index.names, self._all_displays
+                haystacks = [f"{names[i]}\n{displays.get(i, '')}".lower() for i in ids]
+                self._words = (index.version, ids, haystacks)
+            return self._words[1], self._words[2]
+
+    def _read_displays(self, packet_ids: list[str]) -> dict[str, str]:
+        folder = str(self.root.metadata_dir)
+        paths = [os.path.join(folder, packet_id) for packet_id in packet_ids]
+        found: dict[str, str] = {}
+        for packet_id, data in zip(packet_ids, read_many(paths), strict=True):
+            try:
+                document = orjson.loads(data) if data is not None else None
+            except orjson.JSONDecodeError:
+                document = None
+            custom = document.get("custom") if isinstance(document, dict) else None
+            found[packet_id] = describe(custom).display or ""
+        return found
 
 
 def _newest(ascending: list[str], offset: int, limit: int) -> list[str]:
