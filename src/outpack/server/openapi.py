@@ -29,6 +29,17 @@ def _success(data: Schema) -> Schema:
     }
 
 
+# What a packet's summary holds, in Packit's list and in search results.
+PACKET_FIELDS: dict[str, Schema] = {
+    "id": _ref("PacketId"),
+    "name": {"type": "string"},
+    "parameters": {"type": "object", "nullable": True},
+    "time": {
+        "type": "object",
+        "properties": {"start": {"type": "number"}, "end": {"type": "number"}},
+    },
+}
+
 COMPONENTS: dict[str, Schema] = {
     "PacketId": {"type": "string", "pattern": "^[0-9]{8}-[0-9]{6}-[0-9a-fA-F]{8}$"},
     "Hash": {
@@ -78,16 +89,7 @@ COMPONENTS: dict[str, Schema] = {
         "type": "object",
         "required": ["id", "name"],
         "additionalProperties": False,
-        "properties": {
-            "id": _ref("PacketId"),
-            "name": {"type": "string"},
-            "parameters": {"type": "object", "nullable": True},
-            "time": {
-                "type": "object",
-                "properties": {"start": {"type": "number"}, "end": {"type": "number"}},
-            },
-            "custom": {"type": "object", "nullable": True},
-        },
+        "properties": {**PACKET_FIELDS, "custom": {"type": "object", "nullable": True}},
     },
     "SearchResult": {
         "type": "object",
@@ -104,13 +106,7 @@ COMPONENTS: dict[str, Schema] = {
         "type": "object",
         "required": ["id", "name", "parameters", "time", "display"],
         "properties": {
-            "id": _ref("PacketId"),
-            "name": {"type": "string"},
-            "parameters": {"type": "object", "nullable": True},
-            "time": {
-                "type": "object",
-                "properties": {"start": {"type": "number"}, "end": {"type": "number"}},
-            },
+            **PACKET_FIELDS,
             "display": {
                 "type": "string",
                 "nullable": True,

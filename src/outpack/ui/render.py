@@ -44,10 +44,6 @@ def parameter_text(value: object) -> str:
     return orjson.dumps(value).decode() if not isinstance(value, str) else value
 
 
-def pretty_json(value: object) -> str:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
-
-
 _environment = jinja2.Environment(
     loader=jinja2.PackageLoader("outpack.ui", "templates"),
     autoescape=True,
@@ -56,12 +52,13 @@ _environment = jinja2.Environment(
     lstrip_blocks=True,
 )
 _environment.filters.update(
-    iso_time=iso_time,
-    utc_time=utc_time,
-    segment=url_segment,
-    size=human_size,
-    parameter=parameter_text,
-    pretty=pretty_json,
+    {
+        "iso_time": iso_time,
+        "utc_time": utc_time,
+        "segment": url_segment,
+        "size": human_size,
+        "parameter": parameter_text,
+    }
 )
 
 
