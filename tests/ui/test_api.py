@@ -16,8 +16,8 @@ from openapi_spec_validator import validate
 from outpack.demo import DEMO_PACKETS, DEMO_PACKETS_ORDER
 from outpack.hash import Hash
 from outpack.root import Root
-from outpack.ui import zipstream
-from outpack.ui.zipstream import ZipEntry, zip_chunks
+from outpack.ui import graph, zipstream
+from outpack.ui.zipstream import ZipEntry, entry_name, zip_chunks
 from tests.server.conftest import AsgiClient
 
 DATA_1, DATA_2, MODEL, REPORT, DATA_3 = DEMO_PACKETS_ORDER
@@ -137,3 +137,22 @@ def test_zip_is_streamed_in_chunks(tmp_path: Path) -> None:
     assert len(chunks) > 3
     assert max(len(c) for c in chunks) < 3 << 20
     assert _unzip(b"".join(chunks)) == {"big.bin": source.read_bytes()}
+
+
+def test_zip_entries_stay_inside_the_folder() -> None:
+    assert entry_name("dir/sub/file.csv") == "dir/sub/file.csv"
+    assert entry_name("../../etc/passwd") == "__/__/etc/passwd"
+    assert entry_name("/abs/./x\\..\\y") == "abs/x/__/y"
+    assert entry_name("") == "_"
+
+
+def test_graph_shows_a_few_packets_per_level_and_counts_the_rest() -> None:
+    used_by = {"c": [f"d{i}" for i in range(10)]}
+    uses = {"c": ["b"], **{d: ["c"] for d in used_by["c"]}}
+    layout = graph.layout("c", lambda p: uses.get(p, []), lambda p: used_by.get(p, []))
+    levels = sorted({node.level for node in layout.nodes})
+    assert levels == [-1, 0, 1]
+    assert sum(1 for node in layout.nodes if node.level == 1) == 6
+    assert [count for _, _, count in layout.more] == [4]
+    assert len(layout.edges) == 1 + 6
+    assert all(edge.x1 < edge.x2 for edge in layout.edges)

@@ -54,6 +54,13 @@ class _Sink:
         return data
 
 
+def entry_name(path: str) -> str:
+    """The packet's path as a zip entry that cannot escape the folder it is unpacked in."""
+    parts = [part for part in path.replace("\\", "/").split("/") if part not in ("", ".")]
+    safe = "/".join("__" if part == ".." else part for part in parts)
+    return safe or "_"
+
+
 def _date_time(moment: float) -> tuple[int, int, int, int, int, int]:
     parts = time.gmtime(max(moment, 315532800.0))  # zip dates start in 1980
     return (parts.tm_year, parts.tm_mon, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
@@ -65,7 +72,7 @@ def zip_chunks(entries: Sequence[ZipEntry], moment: float) -> Iterator[bytes]:
     stamp = _date_time(moment)
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for entry in entries:
-            info = zipfile.ZipInfo(entry.name, stamp)
+            info = zipfile.ZipInfo(entry_name(entry.name), stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.file_size = entry.size
             info.external_attr = 0o644 << 16
