@@ -70,4 +70,5 @@ class Session:
         if info.status == 401:
             return redirect(f"{HOME}signin?next={quote(path, safe='/')}")
         title = TITLES.get(info.status, "Something went wrong")
-        return page("error.html", info.status, title=title, detail=info.detail)
+        shown = page("error.html", info.status, title=title, detail=info.detail)
+        return Response(shown.status, shown.body, HTML, shown.headers + info.headers)
