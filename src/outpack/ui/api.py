@@ -6,6 +6,7 @@ metadata document to filter it themselves.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,6 @@ from outpack.errors import QueryEvaluationError, QueryParseError
 from outpack.server.errors import INVALID_INPUT, BadRequestError
 from outpack.server.responses import JSON, Response, json_response
 from outpack.server.routing import Request
-from outpack.server.uploads import run_blocking
 from outpack.ui.data import UiData
 
 DEFAULT_PER_PAGE = 50
@@ -58,14 +58,14 @@ class SearchApi:
         page = _whole(request, "page", 1, 1 << 30)
         per_page = _whole(request, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
         try:
-            found = await run_blocking(
+            found = await asyncio.to_thread(
                 lambda: self.data.search(query, (page - 1) * per_page, per_page, words=False)
             )
         except QueryParseError as err:
             return parse_failure(err)
         except QueryEvaluationError as err:
             raise BadRequestError(f"Failed to evaluate query: {err.message}") from err
-        described = await run_blocking(lambda: self.data.described(found.ids))
+        described = await asyncio.to_thread(lambda: self.data.described(found.ids))
         index = self.data.index()
         packets = [
             {

@@ -11,7 +11,6 @@ from importlib import resources
 from outpack.errors import NotFoundError
 from outpack.server.responses import FileResponse, Response, StreamResponse
 from outpack.server.routing import Request
-from outpack.server.uploads import run_blocking
 from outpack.ui.data import UiData
 from outpack.ui.files import content_disposition, media_type
 from outpack.ui.pages import find_file
@@ -50,7 +49,7 @@ class Downloads:
     async def raw(self, request: Request) -> FileResponse:
         packet_id = self.data.require(request.params["id"])
         path = request.params["path"]
-        meta = await run_blocking(lambda: self.data.metadata(packet_id))
+        meta = await asyncio.to_thread(lambda: self.data.metadata(packet_id))
         file = find_file(meta, path)
         stored = self.data.file_path(file.hash)
         inline = request.query("download") is None
@@ -66,7 +65,7 @@ class Downloads:
 
     async def zip(self, request: Request) -> StreamResponse:
         packet_id = self.data.require(request.params["id"])
-        meta = await run_blocking(lambda: self.data.metadata(packet_id))
+        meta = await asyncio.to_thread(lambda: self.data.metadata(packet_id))
 
         def entries() -> list[ZipEntry]:
             # Every file is located before anything is sent: a missing one is
@@ -76,7 +75,7 @@ class Downloads:
                 for file in meta.files
             ]
 
-        found = await run_blocking(entries)
+        found = await asyncio.to_thread(entries)
         name = f"{meta.name}-{packet_id}.zip"
         return StreamResponse(
             _in_threads(zip_chunks(found, meta.time.start)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 
@@ -9,7 +10,6 @@ from outpack.errors import NotFoundError, QueryEvaluationError, QueryParseError
 from outpack.metadata import PacketFile, PacketMetadata
 from outpack.server.responses import Response
 from outpack.server.routing import Request
-from outpack.server.uploads import run_blocking
 from outpack.ui import graph
 from outpack.ui.data import Described, UiData
 from outpack.ui.files import preview
@@ -42,12 +42,12 @@ class Pages:
 
     async def home(self, request: Request) -> Response:
         wanted = (request.query("filter") or "").strip()
-        rows = await run_blocking(self.data.overview)
+        rows = await asyncio.to_thread(self.data.overview)
         total = sum(row.count for row in rows)
         if wanted:
             rows = [row for row in rows if wanted.lower() in row.name.lower()]
         shown = rows[:HOME_ROWS]
-        described = await run_blocking(lambda: self.data.described(r.latest for r in shown))
+        described = await asyncio.to_thread(lambda: self.data.described(r.latest for r in shown))
         return page(
             "home.html",
             rows=shown,
@@ -62,7 +62,7 @@ class Pages:
         query = request.query("q") or ""
         number = page_number(request.query("page"))
         try:
-            found = await run_blocking(
+            found = await asyncio.to_thread(
                 lambda: self.data.search(query, (number - 1) * PAGE_SIZE, PAGE_SIZE)
             )
         except QueryParseError as err:
@@ -71,7 +71,7 @@ class Pages:
             message = f"Failed to evaluate query\n{err.message}"
             return page("search.html", 400, query=query, error=message, sign_out=self.sign_out)
         index = self.data.index()
-        described = await run_blocking(lambda: self.data.described(found.ids))
+        described = await asyncio.to_thread(lambda: self.data.described(found.ids))
         return page(
             "search.html",
             query=query,
@@ -90,14 +90,16 @@ class Pages:
 
     async def packet(self, request: Request) -> Response:
         packet_id = self.data.require(request.params["id"])
-        meta = await run_blocking(lambda: self.data.metadata(packet_id))
+        meta = await asyncio.to_thread(lambda: self.data.metadata(packet_id))
         used_by = self.data.used_by(packet_id)
         layout = graph.layout(packet_id, self.data.depends_on, self.data.used_by)
         linked = {dep.packet for dep in meta.depends} | set(used_by[:LINKED])
         linked |= {node.id for node in layout.nodes}
         index = self.data.index()
         names = {packet_id: index.names[packet_id] for packet_id in linked if packet_id in index}
-        described = await run_blocking(lambda: self.data.described([packet_id, *sorted(linked)]))
+        described = await asyncio.to_thread(
+            lambda: self.data.described([packet_id, *sorted(linked)])
+        )
         inputs = {f.here: (dep.packet, f.there) for dep in meta.depends for f in dep.files}
         return page(
             "packet.html",
@@ -119,14 +121,17 @@ class Pages:
     async def file(self, request: Request) -> Response:
         packet_id = self.data.require(request.params["id"])
         path = request.params["path"]
-        meta = await run_blocking(lambda: self.data.metadata(packet_id))
+        meta = await asyncio.to_thread(lambda: self.data.metadata(packet_id))
         file = find_file(meta, path)
         try:
             stored = self.data.file_path(file.hash)
         except NotFoundError:
             shown, available = None, False
         else:
-            shown, available = await run_blocking(lambda: preview(path, stored, file.size)), True
+            shown, available = (
+                await asyncio.to_thread(lambda: preview(path, stored, file.size)),
+                True,
+            )
         return page(
             "file.html",
             meta=meta,
