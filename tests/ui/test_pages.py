@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from outpack.config import CoreConfig, init_root
 from outpack.demo import DEMO_PACKETS_ORDER
+from outpack.hash import Hash
 from outpack.packet import create_packet
 from outpack.query import search
 from outpack.root import Root
@@ -120,7 +121,7 @@ def test_packet_page(demo_root: Path, make_client: Client) -> None:
     # The graph: an SVG whose nodes link to each packet.
     svg = page[page.index("<svg") : page.index("</svg>")]
     assert all(f'href="/ui/packet/{i}"' in svg for i in (DATA_2, MODEL, REPORT))
-    assert "orderly2::orderly_location_pull(&#34;" in page
+    assert "orderly2::orderly_location_pull_packet(&#34;" in page
     assert f"outpack search --root . &#39;id == &#34;{MODEL}&#34;&#39;" in page
 
 
@@ -230,3 +231,13 @@ def test_wrong_method_on_a_page(demo_root: Path, make_client: Client) -> None:
     response = make_client(demo_root).post("/ui/")
     assert response.status == 405 and response.header("allow") == "GET"
     assert response.header("content-type") == "text/html; charset=utf-8"
+
+
+def test_file_not_stored_here(demo_root: Path, make_client: Client) -> None:
+    root = Root.open(demo_root)
+    fit = next(f for f in root.read_metadata(MODEL).files if f.path == "fit.txt")
+    root.store.locate(Hash.parse(fit.hash)).unlink()
+    client = make_client(demo_root)
+    page = client.get(f"/ui/packet/{MODEL}/file/fit.txt")
+    assert page.status == 200 and "not stored on this server" in text_of(page.body)
+    assert client.get(f"/ui/packet/{MODEL}/raw/fit.txt").status == 404

@@ -114,7 +114,7 @@ class Pages:
             locations=self.data.locations_of(packet_id),
             total_size=sum(file.size for file in meta.files),
             search_snippet=search_snippet(packet_id),
-            orderly_snippet=f"orderly2::orderly_location_pull({json.dumps(packet_id)})",
+            orderly_snippet=f"orderly2::orderly_location_pull_packet({json.dumps(packet_id)})",
             sign_out=self.sign_out,
         )
 
