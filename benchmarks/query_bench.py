@@ -3,7 +3,9 @@
     python benchmarks/query_bench.py [--sizes 1000,10000,100000] [--no-peer] [--parse-only]
 
 Prints, in one run:
-1. parse time per query, ours and `outpack_query_parser` (the Rust wheel), and the ratio;
+1. parse time per query, ours and `outpack_query_parser` (the Rust wheel), and the
+   ratio; then hostile inputs (megabyte queries, deep nesting): parse time against
+   a regex pass over the same text, and how it grows when the input doubles;
 2. index build time and memory per packet at each size (in memory, from summaries);
 3. on the largest size: evaluation time of typical queries (index built), the same
    queries through `search()` on a root on disk (parse + refresh + evaluate + sort),
@@ -38,8 +40,10 @@ from pyorderly.outpack.search import search as pyorderly_search
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+from outpack.errors import QueryParseError
 from outpack.hash import hash_bytes
 from outpack.query import QueryIndex, evaluate, parse_query, search
+from outpack.query.lexer import BARE_TOKEN
 
 PARSE_CORPUS = [
     "latest",
@@ -129,6 +133,42 @@ def bench_parse() -> None:
         print(f"{ours * 1e6:8.2f}us {rust * 1e6:8.2f}us {ours / rust:5.2f}x  {query}")
     mean = statistics.geometric_mean(ratios)
     print(f"geometric mean ratio ours/rust: {mean:.2f}x (max {max(ratios):.2f}x; target <= 3x)")
+
+
+# Hostile inputs (as in tests/security/test_query_fuzz.py), by a size parameter n.
+HOSTILE: dict[str, Callable[[int], str]] = {
+    "chain of n tests": lambda n: " || ".join(f'name == "n{i}"' for i in range(n)),
+    "n nested brackets": lambda n: "(" * n + "name == 'a'" + ")" * n,
+    "n nested latest()": lambda n: "latest(" * n + ")" * n,
+    "n unclosed brackets": lambda n: "(" * n,
+    "n negations": lambda n: "!" * n + "name == 'a'",
+    "string of 10n chars": lambda n: "name == '" + "x" * (10 * n) + "'",
+    "10n stray '&'": lambda n: "&" * (10 * n),
+}
+
+
+def _parse_or_error(text: str) -> object:
+    try:
+        return parse_query(text)
+    except QueryParseError as err:
+        return err
+
+
+def bench_hostile(n: int = 40_000) -> None:
+    print("\n== Hostile inputs: parse time, and its growth when the input doubles")
+    print("   (baseline: one regex pass over the same text; growth 2x is linear, 4x quadratic)")
+    print(f"{'input':>22} {'chars':>9} {'ours':>9} {'baseline':>9} {'ratio':>7} {'growth':>7}")
+    for label, make in HOSTILE.items():
+        times = []
+        for size in (n, 2 * n):
+            text = make(size)
+            times.append(min(timeit.repeat(lambda t=text: _parse_or_error(t), number=1, repeat=3)))
+        text = make(2 * n)
+        scan = min(timeit.repeat(lambda t=text: BARE_TOKEN.findall(t), number=1, repeat=3))
+        print(
+            f"{label:>22} {len(text):>9} {times[1] * 1e3:7.1f}ms {scan * 1e3:7.1f}ms "
+            f"{times[1] / scan:6.1f}x {times[1] / times[0]:6.2f}x"
+        )
 
 
 def bench_index(sizes: list[int]) -> dict[int, list[Packet]]:
@@ -284,6 +324,7 @@ def main() -> None:
     sizes = [int(part) for part in args.sizes.split(",")]
     started = time.perf_counter()
     bench_parse()
+    bench_hostile()
     if args.parse_only:
         return
     made = bench_index(sizes)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -26,15 +27,18 @@ from benchmarks.server_tools import OutpackServer
 from outpack.root import Root
 
 
-def one_round(
-    session: requests.Session,
-    url: str,
-    number: int,
-    ids: list[str],
-    tags: dict[str, str],
-    *,
-    push_to: Root | None,
-) -> None:
+@dataclass
+class Client:
+    """The soak's client: the server it talks to, the packets and ETags it has seen."""
+
+    session: requests.Session
+    url: str
+    ids: list[str]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def one_round(client: Client, number: int, *, push_to: Root | None) -> None:
+    session, url, ids, tags = client.session, client.url, client.ids, client.tags
     if push_to is not None:
         ids.append(push(session, url, push_to, number).packet_id)
     for path in LISTS:
@@ -66,15 +70,14 @@ def main() -> None:
         log = Path(work) / "server.log"
         with OutpackServer(args.root, log, "--no-access-log") as server:
             listing = session.get(server.url + "/metadata/list", timeout=600).json()["data"]
-            ids = [entry["packet"] for entry in listing]
-            tags: dict[str, str] = {}
+            client = Client(session, server.url, [entry["packet"] for entry in listing])
             push_to = None if args.no_push else Root.open(args.root)
             began = time.monotonic()
             samples: list[tuple[float, float, int]] = []
             next_sample = began
             rounds = 0
             while time.monotonic() - began < args.minutes * 60:
-                one_round(session, server.url, rounds, ids, tags, push_to=push_to)
+                one_round(client, rounds, push_to=push_to)
                 rounds += 1
                 if time.monotonic() >= next_sample:
                     minutes = (time.monotonic() - began) / 60

@@ -1,8 +1,10 @@
-"""Helpers shared by the test packages: the upstream data in ../shared, schemas."""
+"""Helpers shared by the test packages: the upstream data in ../shared, schemas, waiting."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +35,18 @@ def load_schema_validator(kind: str, name: str) -> Any:
     schema = json.loads((folder / name).read_text())
     cls = validators.validator_for(schema)
     return cls(schema, registry=registry)
+
+
+# Tests wait on conditions, never for a fixed time, and never assert how long
+# something took: this deadline is only there to fail a test that would hang,
+# so it is generous for a loaded machine. Speed figures belong in benchmarks/.
+PATIENCE_S = 60.0
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = PATIENCE_S, what: str = "") -> None:
+    """Poll `condition` until it holds; fail only after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what or 'condition'} not met after {timeout:.0f} s")
+        time.sleep(0.02)

@@ -119,7 +119,31 @@ class QueryError(OutpackError):
 
 
 class QueryParseError(QueryError, ValueError):
-    pass
+    """A query that does not parse.
+
+    For programs (the server, tests) the error says where, as well as the message
+    people read: `query` (the text parsed), `position` (offset into it, from 0),
+    `line` and `column` (both from 1) and `detail` (what was wrong or expected
+    there). They are None when the error is not about one place in the query,
+    such as a query over the length limit.
+    """
+
+    def __init__(  # noqa: PLR0913  # keyword-only: one per declared field
+        self,
+        message: str,
+        *,
+        query: str | None = None,
+        position: int | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.query = query
+        self.position = position
+        self.line = line
+        self.column = column
+        self.detail = detail
 
 
 class QueryEvaluationError(QueryError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -14,6 +15,9 @@ HASH_ALGORITHMS: tuple[str, ...] = ("md5", "sha1", "sha256", "sha384", "sha512")
 DIGEST_HEX_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64, "sha384": 96, "sha512": 128}
 CHUNK_SIZE = 1 << 20
 _HEX = frozenset("0123456789abcdefABCDEF")
+# What the reference server accepts as a hash to look up: surrounding
+# whitespace, any algorithm-like name, any number of hex digits.
+_WELL_FORMED = re.compile(r"\s*([0-9A-Za-z]+):([0-9A-Fa-f]+)\s*", re.ASCII)
 
 
 def validate_algorithm(name: str) -> str:
@@ -40,6 +44,24 @@ class Hash:
 
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.digest}"
+
+
+def parse_lookup_hash(text: str) -> Hash | None:
+    """Parse a hash that is only looked up, as loosely as the reference does.
+
+    Raises InvalidHashError unless `text` matches `^\\s*[[:alnum:]]+:[[:xdigit:]]+\\s*$`,
+    and UnknownAlgorithmError for an algorithm outside HASH_ALGORITHMS. A
+    well-formed hash whose digest has the wrong length cannot name a stored
+    file: it is returned as None (simply absent), without any path built from it.
+    """
+    match = _WELL_FORMED.fullmatch(text)
+    if match is None:
+        raise InvalidHashError(f"Invalid hash format '{text}'")
+    algorithm, digest = match.groups()
+    validate_algorithm(algorithm)
+    if len(digest) != DIGEST_HEX_LENGTH[algorithm]:
+        return None
+    return Hash(algorithm, digest.lower())
 
 
 class Hasher:

@@ -27,7 +27,7 @@ class Dependency:
     files: Mapping[str, str] = field(default_factory=dict)  # here -> there
 
 
-def build_metadata(
+def build_metadata(  # noqa: PLR0913  # keyword-only options with defaults, as callers name them
     root: Root,
     name: str,
     files: Mapping[str, bytes],

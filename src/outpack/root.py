@@ -17,7 +17,7 @@ from outpack.errors import (
     RootNotFoundError,
 )
 from outpack.fsutil import write_atomic
-from outpack.hash import Hash, hash_bytes, validate_algorithm, verify_hash
+from outpack.hash import Hash, hash_bytes, parse_lookup_hash, validate_algorithm, verify_hash
 from outpack.ids import packet_ids_in, validate_packet_id
 from outpack.location import (
     LOCAL,
@@ -129,9 +129,17 @@ class Root:
         return [packet_id for packet_id in wanted if not (folder / packet_id).is_file()]
 
     def missing_files(self, hashes: Iterable[str]) -> list[str]:
-        """Which of `hashes` are not in the store, in the order given."""
-        parsed = [(text, Hash.parse(text)) for text in hashes]
-        return [text for text, file_hash in parsed if not self.store.exists(file_hash)]
+        """Which of `hashes` are not in the store, in the order given.
+
+        Hashes are read as loosely as the reference reads them: a digest of the
+        wrong length is well-formed, and missing.
+        """
+        parsed = [(text, parse_lookup_hash(text)) for text in hashes]
+        return [
+            text
+            for text, file_hash in parsed
+            if file_hash is None or not self.store.exists(file_hash)
+        ]
 
     # -- import ---------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from outpack.catalog import Catalog
 from outpack.hash import Hash, hash_bytes, hash_file
 from outpack.ids import is_packet_id
 from outpack.root import Root
+from tests.support import PATIENCE_S
 
 WRITER = textwrap.dedent(
     """
@@ -40,6 +42,7 @@ WRITER = textwrap.dedent(
             big = os.urandom(4 << 20)
             create_packet(root, "crash", {"big.bin": big, "small.txt": str(n).encode()},
                           parameters={"n": n})
+            print("wrote", n, flush=True)
             n += 1
     """
 )
@@ -83,10 +86,21 @@ def test_concurrent_writers_of_same_packet(new_root: Root) -> None:
     assert os.listdir(new_root.tmp_dir) == []
 
 
+def wait_for_packet_written(writer: subprocess.Popen[str]) -> None:
+    """Wait until the writer reports a complete packet (failing only if it dies or hangs)."""
+    assert writer.stdout is not None
+    readable, _, _ = select.select([writer.stdout], [], [], PATIENCE_S)
+    assert readable, f"the writer wrote no packet in {PATIENCE_S:.0f} s"
+    assert writer.stdout.readline().startswith("wrote"), writer.stderr
+
+
 def test_writer_killed_mid_write_leaves_valid_root(new_root: Root) -> None:
-    delays = [0.15, 0.3, 0.45, 0.6, 0.9, 1.2]
+    # Each writer completes a packet first, so the test always proves something;
+    # the delay then lands the kill at a different point of the next one.
+    delays = [0.0, 0.02, 0.05, 0.1, 0.2, 0.3]
     for delay in delays:
         writer = run_writer(new_root, "crash")
+        wait_for_packet_written(writer)
         time.sleep(delay)
         writer.send_signal(signal.SIGKILL)
         writer.communicate(timeout=30)

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from outpack.errors import HashMismatchError, InvalidHashError, UnknownAlgorithmError
-from outpack.hash import HASH_ALGORITHMS, Hash, hash_bytes, hash_chunks, hash_file, hash_stream
+from outpack.hash import (
+    HASH_ALGORITHMS,
+    Hash,
+    hash_bytes,
+    hash_chunks,
+    hash_file,
+    hash_stream,
+    parse_lookup_hash,
+)
 from outpack.root import Root
 
 
@@ -54,6 +62,19 @@ def test_hashing_streams_without_holding_content() -> None:
 def test_malformed_hashes(text: str, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message.replace("(", r"\(")):
         Hash.parse(text)
+
+
+def test_lookup_hashes_are_read_as_loosely_as_the_reference() -> None:
+    digest = hashlib.sha256(b"x").hexdigest()
+    assert parse_lookup_hash(f" sha256:{digest.upper()}\t") == Hash("sha256", digest)
+    # Well-formed, but no stored file can have this name.
+    for absent in ("md5:abc123", "sha256:0", f"sha256:{digest}0", f"sha1:{digest}"):
+        assert parse_lookup_hash(absent) is None
+    for malformed in ("sha256", "sha256:", "sha256:xyz", "sha256:ab/cd", "sha-1:00", " :00"):
+        with pytest.raises(InvalidHashError, match="Invalid hash format"):
+            parse_lookup_hash(malformed)
+    with pytest.raises(UnknownAlgorithmError, match="Invalid hash algorithm 'md6'"):
+        parse_lookup_hash("md6:abc")
 
 
 def test_upper_case_hex_is_normalised() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from outpack.errors import QueryParseError
 from outpack.query import ast, parse_query
 
 reference = pytest.importorskip("outpack_query_parser", reason="outpack-query-parser not installed")
@@ -59,11 +60,9 @@ def run_reference(query: str) -> Outcome:
 def run_ours(query: str) -> Outcome:
     try:
         node = parse_query(query)
-    except ValueError as error:
-        details = vars(error)
-        return Outcome(
-            False, position=(details["line"], details["column"]), message=details["detail"]
-        )
+    except QueryParseError as error:
+        assert error.line is not None and error.column is not None and error.detail is not None
+        return Outcome(False, position=(error.line, error.column), message=error.detail)
     return Outcome(True, node, repr(node))
 
 

@@ -91,8 +91,8 @@ def oracle(node: QueryNode, packets: dict[str, Packet], searched: set[str]) -> s
         return (packet.parameters or {}).get(side.name)
 
     def run(node: QueryNode) -> set[str]:
-        if isinstance(node, Brackets):
-            return run(node.inner)
+        while isinstance(node, Brackets):
+            node = node.inner
         if isinstance(node, Test):
             return {
                 i
@@ -115,27 +115,29 @@ def oracle(node: QueryNode, packets: dict[str, Packet], searched: set[str]) -> s
                 )
             return found
         assert isinstance(node, (UsedBy, Uses))
-        start = run(node.inner)
-        reached: set[str] = set()
-        frontier = set(start)
-        steps = 0
-        limit = float("inf") if node.depth is None else node.depth
-        while frontier and steps + 1 <= limit:
-            steps += 1
-            following = set()
-            for packet_id in frontier:
-                if isinstance(node, UsedBy):
-                    neighbours = packets[packet_id].dependency_ids if packet_id in packets else ()
-                else:
-                    neighbours = tuple(
-                        p.id for p in packets.values() if packet_id in p.dependency_ids
-                    )
-                following.update(n for n in neighbours if n not in reached and n not in start)
-            reached |= following
-            frontier = following
-        return reached & searched
+        return _reachable(node, run(node.inner), packets) & searched
 
     return run(node)
+
+
+def _reachable(node: UsedBy | Uses, start: set[str], packets: dict[str, Packet]) -> set[str]:
+    """What usedby/uses reaches from `start`, one step at a time up to the depth."""
+    reached: set[str] = set()
+    frontier = set(start)
+    steps = 0
+    limit = float("inf") if node.depth is None else node.depth
+    while frontier and steps + 1 <= limit:
+        steps += 1
+        following = set()
+        for packet_id in frontier:
+            if isinstance(node, UsedBy):
+                neighbours = packets[packet_id].dependency_ids if packet_id in packets else ()
+            else:
+                neighbours = tuple(p.id for p in packets.values() if packet_id in p.dependency_ids)
+            following.update(n for n in neighbours if n not in reached and n not in start)
+        reached |= following
+        frontier = following
+    return reached
 
 
 NAMES = ["a", "b", "c"]

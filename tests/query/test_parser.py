@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from outpack.errors import QueryError, QueryParseError
@@ -105,6 +103,16 @@ def test_error_message_shows_line_column_caret_and_expectation() -> None:
     assert "expected body" in str(_error("single()"))
 
 
+def test_error_fields_say_where_for_programs() -> None:
+    error = _error('name == "a" &&\n  && name == "b"')
+    assert (error.line, error.column, error.position) == (2, 3, 17)
+    assert error.query == 'name == "a" &&\n  && name == "b"'
+    assert error.detail == "expected negation, brackets, function or test"
+    assert str(error).endswith(error.detail)
+    unplaced = QueryParseError("Query is too long")
+    assert (unplaced.line, unplaced.column, unplaced.position, unplaced.detail) == (None,) * 4
+
+
 def test_error_position_on_a_later_line() -> None:
     error = _error('name == "a" &&\n  && name == "b"')
     assert str(error).splitlines()[:3] == [
@@ -181,15 +189,15 @@ def test_deep_nesting_parses_without_recursion() -> None:
     assert f"column {2 * depth + 11}" in str(error)
 
 
-def test_a_megabyte_query_is_handled_quickly() -> None:
+def test_a_megabyte_query_is_handled() -> None:
+    # Its parse time, against a linear scan of the same text, is in
+    # `benchmarks/query_bench.py` (hostile inputs).
     query = " || ".join(f'name == "n{i}"' for i in range(80_000))
     assert len(query) > 1_000_000
-    start = time.perf_counter()
     node = parse_query(query)
     assert isinstance(node, BooleanExpr)
     assert len(repr(node)) > len(query)
     assert node == parse_query(query)
-    assert time.perf_counter() - start < 20
     assert "expected" in str(_error(query + " &&"))
 
 

@@ -30,6 +30,7 @@ from tests.reliability.traffic import (
     push_until_acknowledged,
 )
 from tests.server.conftest import ServerProcess, free_port, temp_files
+from tests.support import wait_for
 
 KILLS = 55
 CLIENTS = 4
@@ -60,6 +61,7 @@ def test_sigkill_during_concurrent_uploads(
     )
     builder = Root.open(builder_path)
     acknowledged: dict[str, Packet] = {}
+    pushes = [0] * CLIENTS  # acknowledged pushes, per client
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -73,6 +75,7 @@ def test_sigkill_during_concurrent_uploads(
                 push_until_acknowledged(session, base, packet, time.monotonic() + 60)
                 with lock:
                     acknowledged[packet.id] = packet
+                    pushes[n] += 1
                 upstream = packet.id
 
     def start() -> ServerProcess:
@@ -83,10 +86,20 @@ def test_sigkill_during_concurrent_uploads(
     with client_threads(CLIENTS, client):
         for _ in range(KILLS):
             server = start()
-            time.sleep(rng.uniform(0.02, 0.4))
+            time.sleep(rng.uniform(0.02, 0.4))  # the kill lands at a random moment
             kill_server(server)
         final = start()
-        time.sleep(0.5)  # every client finishes what it was pushing
+        # Every client finishes what it was pushing and gets one more packet through,
+        # and enough packets went through for the checks below to mean something.
+        with lock:
+            before = list(pushes)
+        wait_for(
+            lambda: (
+                all(now > then for now, then in zip(pushes, before, strict=True))
+                and len(acknowledged) > CLIENTS * 5
+            ),
+            what="every client pushing to the last server",
+        )
         stop.set()
     final.stop()
 

@@ -2,7 +2,9 @@
 
 No request may fail, every pushed packet must be there exactly once, and the
 workers' memory must stay flat. The figures (requests/s, p99 latency, worker
-RSS) are printed and written to `load.txt` in the test's temporary folder.
+RSS) are printed and written to `load.txt` in the test's temporary folder;
+nothing asserts on them. Each client does at least MIN_ROUNDS rounds however
+slow the machine, so a slow machine makes the test longer, never failed.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from outpack.hash import hash_bytes
 from outpack.root import Root
 from tests.reliability.traffic import Packet, client_threads, new_packet, post
 from tests.server.conftest import SampleRoot, ServerProcess, make_sample_root
+from tests.support import wait_for
 
 StartServer = Callable[..., ServerProcess]
 CLIENTS = 32
 SECONDS = float(os.environ.get("OUTPACK_LOAD_SECONDS", "60"))
-WARM_UP = 10.0
+WARM_UP_ROUNDS = 5
+MIN_ROUNDS = 10
 MAX_RSS_GROWTH = 50 << 20
 # A loop bound as well as a clock: a client can never run away.
 MAX_ROUNDS = 100_000
@@ -63,6 +67,7 @@ class Client:
         self.rng = random.Random(seed)
         self.tally = Tally()
         self.known: list[Packet] = []
+        self.rounds = 0
 
     def timed(self, action: Callable[[], None], what: str) -> bool:
         began = time.perf_counter()
@@ -83,9 +88,10 @@ class Client:
     def run(self, deadline: float) -> None:
         with requests.Session() as session:
             for _ in range(MAX_ROUNDS):
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline and self.rounds >= MIN_ROUNDS:
                     return
                 self.round(session)
+                self.rounds += 1
 
     def round(self, session: requests.Session) -> None:
         with self.lock:
@@ -142,9 +148,12 @@ def test_thirty_two_clients_for_a_minute(tmp_path: Path, start_server: StartServ
     began = time.monotonic()
     deadline = began + SECONDS
     with client_threads(CLIENTS, lambda n: clients[n].run(deadline)):
-        time.sleep(WARM_UP)
+        wait_for(
+            lambda: all(client.rounds >= WARM_UP_ROUNDS for client in clients),
+            what="the warm-up",
+        )
+        warmed_up = time.monotonic() - began
         rss_start = worker_rss(server)
-        time.sleep(max(0.0, deadline - time.monotonic()))
     elapsed = time.monotonic() - began
     rss_end = worker_rss(server)
 
@@ -164,14 +173,14 @@ def test_thirty_two_clients_for_a_minute(tmp_path: Path, start_server: StartServ
         f"load: {CLIENTS} clients, {elapsed:.0f} s, {len(latencies)} requests, "
         f"{rate:.0f} requests/s, p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
         f"{len(pushed)} packets pushed, {len(failures)} failures, worker RSS "
-        f"{rss_start / 2**20:.1f} MiB at {WARM_UP:.0f} s -> {rss_end / 2**20:.1f} MiB at end "
+        f"{rss_start / 2**20:.1f} MiB at {warmed_up:.0f} s -> {rss_end / 2**20:.1f} MiB at end "
         f"({kinds})"
     )
     print(summary)
     (tmp_path / "load.txt").write_text(summary + "\n")
 
     assert failures == []
-    assert len(pushed) > CLIENTS * 10
+    assert len(pushed) >= CLIENTS * MIN_ROUNDS
     expected = {packet.id for packet in pushed} | set(sample.ids)
     listed = orjson.loads(server.get("/metadata/list").content)["data"]
     counts = Counter(entry["packet"] for entry in listed)

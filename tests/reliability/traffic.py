@@ -18,6 +18,7 @@ from outpack.hash import hash_bytes
 from outpack.packet import Dependency, build_metadata
 from outpack.root import Root
 from tests.server.conftest import ServerProcess
+from tests.support import wait_for
 
 
 @dataclass(frozen=True)
@@ -93,18 +94,17 @@ def kill_server(server: ServerProcess) -> None:
         wait_gone(pid)
 
 
-def wait_gone(pid: int, timeout: float = 10.0) -> None:
-    """Wait for a process that is not our child to exit (a zombie counts as gone)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            return
-        if "\nState:\tZ" in state:
-            return
-        time.sleep(0.005)
-    raise AssertionError(f"process {pid} did not exit")
+def gone(pid: int) -> bool:
+    """A process that is not our child has exited (a zombie counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" in state
+
+
+def wait_gone(pid: int) -> None:
+    wait_for(lambda: gone(pid), what=f"process {pid} to exit")
 
 
 @contextlib.contextmanager

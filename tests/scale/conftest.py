@@ -15,6 +15,7 @@ from outpack.hash import hash_bytes
 from outpack.packet import build_metadata
 from outpack.root import Root
 from tests.server.conftest import free_port, make_client, sample, start_server
+from tests.support import PATIENCE_S
 
 __all__ = ["Balancer", "make_client", "push_packet", "sample", "start_server"]
 
@@ -74,7 +75,7 @@ http {{
         )
         self._wait_ready()
 
-    def _wait_ready(self, timeout: float = 15.0) -> None:
+    def _wait_ready(self, timeout: float = PATIENCE_S) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -25,8 +25,10 @@ from tests.scale.conftest import push_packet
 from tests.server.conftest import ServerProcess, check_success
 
 PACKETS = 4000
-WARM_UP_S = 6.0
-MEASURED_S = 12.0
+# Traffic lasts at least this long and at least this many rounds (a push every
+# tenth): a slow machine makes the test longer, never failed.
+WARM_UP_S, WARM_UP_ROUNDS = 6.0, 10
+MEASURED_S, MEASURED_ROUNDS = 12.0, 20
 # Allocator noise and the packets pushed meanwhile (a few kB each).
 MARGIN_BYTES = 12 << 20
 
@@ -82,10 +84,10 @@ class _Traffic:
             files = {"out.txt": f"pushed {self.pushed}".encode()}
             assert push_packet(self.url, self.root, "pushed", packet_id, files).status_code == 200
 
-    def run_for(self, seconds: float) -> int:
+    def run(self, seconds: float, at_least: int) -> int:
         rounds = 0
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        while rounds < at_least or time.monotonic() < deadline:
             rounds += 1
             self.round(push=rounds % 10 == 0)
         return rounds
@@ -99,11 +101,11 @@ def test_resident_memory_stays_flat_under_mixed_traffic(
     server = start_server(path, "--no-access-log")
     (worker,) = server.children()
     traffic = _Traffic(server.url, Root.open(path), ids)
-    traffic.run_for(WARM_UP_S)
+    traffic.run(WARM_UP_S, WARM_UP_ROUNDS)
     before = _rss(worker)
-    rounds = traffic.run_for(MEASURED_S)
+    rounds = traffic.run(MEASURED_S, MEASURED_ROUNDS)
     after = _rss(worker)
-    assert rounds > 5 and traffic.pushed > 0
+    assert rounds >= MEASURED_ROUNDS and traffic.pushed > 0
     growth = after - before
     print(f"rss {before / 2**20:.1f} -> {after / 2**20:.1f} MiB over {rounds} rounds")
     assert growth < MARGIN_BYTES, f"grew {growth / 2**20:.1f} MiB (from {before / 2**20:.1f})"

@@ -24,13 +24,12 @@ def raw_http(
     body: bytes = b"",
     *,
     headers: tuple[tuple[str, str], ...] = (),
-    timeout: float = 30.0,
 ) -> RawResponse:
     path = target.encode("latin-1") if isinstance(target, str) else target
     head = [method.encode("ascii") + b" " + path + b" HTTP/1.1", b"Host: 127.0.0.1"]
     head += [f"{name}: {value}".encode("latin-1") for name, value in headers]
     head += [f"Content-Length: {len(body)}".encode(), b"Connection: close"]
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=30.0) as sock:
         sock.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
         return parse_response(read_all(sock))
 

@@ -29,7 +29,12 @@ from outpack.root import Root
 from outpack.server.access_log import AccessLog
 from outpack.server.app import OutpackApp, create_app
 from outpack.server.settings import ServerSettings
-from tests.support import SHARED, load_schema_validator
+from tests.support import (
+    PATIENCE_S,
+    SHARED,
+    load_schema_validator,
+    wait_for,  # noqa: F401  # re-exported: server tests import it here
+)
 
 JSON = "application/json"
 SCHEMA_DIR = SHARED / "schema" / "server"
@@ -337,15 +342,15 @@ class ServerProcess:
         self.stdout_path = log_dir / f"server-{self.port}.out"
         self.stderr_path = log_dir / f"server-{self.port}.err"
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.started = time.perf_counter()
             self.process = subprocess.Popen(
                 server_command(root, self.port, *extra), stdout=out, stderr=err
             )
-        self.ready_after = self._wait_ready()
+        self._wait_ready()
 
-    def _wait_ready(self, timeout: float = 15.0) -> float:
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
+    def _wait_ready(self, timeout: float = PATIENCE_S) -> None:
+        # How fast it starts is measured by benchmarks/lifecycle_bench.py, not here.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"server exited early:\n{self.logs()}")
             try:
@@ -353,7 +358,7 @@ class ServerProcess:
                     pass
                 response = requests.get(self.url + "/", timeout=2)
                 if response.status_code == 200:
-                    return time.perf_counter() - self.started
+                    return
             except OSError:
                 time.sleep(0.01)
         self.stop()
@@ -385,9 +390,8 @@ class ServerProcess:
         )
         return response
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> float:
-        """Signal the server and wait for it; returns how long it took to exit."""
-        began = time.perf_counter()
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = PATIENCE_S) -> None:
+        """Signal the server and wait for it to exit; fails if it has not after `timeout`."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -396,7 +400,6 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait()
                 raise
-        return time.perf_counter() - began
 
     def children(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -423,11 +426,3 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 0)
                 raise AssertionError(f"worker {pid} of server {server.process.pid} still runs")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)

@@ -29,26 +29,21 @@ from tests.server.conftest import (
     outpack_files,
     server_command,
     temp_files,
-    wait_for,
 )
+from tests.support import wait_for
 
 StartServer = Callable[..., ServerProcess]
 
 
-def test_ready_fast_and_stops_promptly_on_sigterm(
-    sample: SampleRoot, start_server: StartServer
-) -> None:
-    timings = []
+def test_ready_and_stops_cleanly_on_sigterm(sample: SampleRoot, start_server: StartServer) -> None:
+    # How fast (the contract: ready within a second on a small root, as pyorderly
+    # waits 2 s; stopped within 3 s) is measured by `benchmarks/lifecycle_bench.py`.
     for _ in range(3):
         server = start_server(sample.path)
-        timings.append(server.ready_after)
         workers = server.children()
         assert workers, "granian runs the app in a worker process"
-        assert server.stop(signal.SIGTERM) < 3.0
+        server.stop(signal.SIGTERM)
         assert server.process.returncode == 0
-    # The contract: ready within a second on a small root (pyorderly waits 2 s).
-    assert min(timings) < 1.0, timings
-    assert max(timings) < 2.0, timings
 
 
 def test_stops_promptly_on_sigint_with_an_idle_keep_alive_connection(
@@ -58,7 +53,8 @@ def test_stops_promptly_on_sigint_with_an_idle_keep_alive_connection(
     with requests.Session() as session:
         response = session.get(server.url + "/metadata/list", timeout=5)
         check_success(response.content, "locations.json")
-        assert server.stop(signal.SIGINT) < 3.0
+        # The connection stays open: the server must not wait for the client to close it.
+        server.stop(signal.SIGINT)
     assert server.process.returncode == 0
 
 
@@ -69,7 +65,9 @@ def test_shutdown_cuts_off_a_stalled_upload(sample: SampleRoot, start_server: St
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(head.encode() + b"x" * 3_000_000)  # and then nothing more
         wait_for(lambda: temp_files(sample.path) != [])
-        assert server.stop() < 3.0
+        # The upload never ends: the server exits only if it cuts it off.
+        server.stop()
+        assert server.process.returncode == 0
     assert outpack_files(sample.path) == before
 
 
@@ -218,9 +216,7 @@ def test_access_log_and_request_ids(sample: SampleRoot, start_server: StartServe
     def logged() -> list[dict[str, object]]:
         return [line for line in server.access_lines() if line["route"] != "/"]
 
-    deadline = time.monotonic() + 5
-    while len(logged()) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: len(logged()) >= 3, what="three access log lines")
     lines = logged()
     assert [(line["method"], line["route"], line["status"]) for line in lines] == [
         ("GET", "/metadata/list", 200),

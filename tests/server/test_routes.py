@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -116,7 +117,10 @@ def test_metadata_json_and_text(sample: SampleRoot, client: AsgiClient) -> None:
 def test_metadata_errors(client: AsgiClient, kind: str) -> None:
     detail = failure(client, "GET", f"/metadata/{ABSENT_ID}/{kind}", 404)
     assert detail == f"packet with id '{ABSENT_ID}' does not exist"
-    assert failure(client, "GET", f"/metadata/nope/{kind}", 400) == "Invalid packet id 'nope'"
+    # As in the reference, no format check: an id that is not here is not found.
+    for absent in ("nope", "id-missing", f"{ABSENT_ID} ", ABSENT_ID.upper()):
+        detail = failure(client, "GET", f"/metadata/{quote(absent)}/{kind}", 404)
+        assert detail == f"packet with id '{absent}' does not exist"
 
 
 @pytest.mark.parametrize(
@@ -135,7 +139,9 @@ def test_metadata_errors(client: AsgiClient, kind: str) -> None:
 )
 def test_paths_cannot_leave_the_root(client: AsgiClient, target: str) -> None:
     response = client.get(target)
-    assert response.status == 400, response.body
+    # Metadata routes check no format (an invalid id is simply not found);
+    # a hash that is not well-formed is bad input.
+    assert response.status == (404 if target.startswith("/metadata/") else 400), response.body
     assert b"root:" not in response.body and b"core" not in response.body
     check_failure(response.body)
 
@@ -232,7 +238,11 @@ def test_large_file_download_without_pathsend_streams(
 
 def test_file_errors(client: AsgiClient) -> None:
     assert failure(client, "GET", f"/file/{ABSENT_HASH}", 404) == f"hash '{ABSENT_HASH}' not found"
-    for bad in ("sha256:xyz", "sha256", "sha256:", "sha256:abc", "nohash"):
+    # Any number of hex digits is well-formed, as in the reference: a digest
+    # of the wrong length is simply not found.
+    for absent in ("md5:abc123", "sha256:abc", "sha256:0", "sha1:" + "0" * 41):
+        assert failure(client, "GET", f"/file/{absent}", 404) == f"hash '{absent}' not found"
+    for bad in ("sha256:xyz", "sha256", "sha256:", "nohash", ":00", "sha-256:00"):
         assert failure(client, "GET", f"/file/{bad}", 400) == f"Invalid hash format '{bad}'"
     assert failure(client, "GET", "/file/md6:abcd", 400) == "Invalid hash algorithm 'md6'"
 
@@ -242,12 +252,12 @@ def test_unknown_routes_and_methods(client: AsgiClient) -> None:
         assert failure(client, "GET", target, 404) == "This route does not exist"
     response = client.request("DELETE", "/")
     assert response.status == 405
-    assert response.header("allow") == "GET"
+    assert response.header("allow") == "GET, HEAD"
     assert check_failure(response.body)["error"] == "METHOD_NOT_ALLOWED"
     assert failure(client, "GET", "/packets/missing", 405)
     assert failure(client, "PUT", "/file/" + ABSENT_HASH, 405)
     response = client.request("BREW", "/file/" + ABSENT_HASH)
-    assert response.header("allow") == "GET, POST"
+    assert response.header("allow") == "GET, HEAD, POST"
 
 
 def test_packets_missing(sample: SampleRoot, client: AsgiClient) -> None:
@@ -373,7 +383,7 @@ def test_access_log_has_one_line_per_request(client: AsgiClient) -> None:
     assert (second["route"], second["path"], second["status"]) == (
         "/metadata/{id}/json",
         "/metadata/nope/json",
-        400,
+        404,
     )
     assert (third["method"], third["route"], third["status"]) == (
         "POST",

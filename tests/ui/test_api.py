@@ -156,3 +156,10 @@ def test_graph_shows_a_few_packets_per_level_and_counts_the_rest() -> None:
     assert [count for _, _, count in layout.more] == [4]
     assert len(layout.edges) == 1 + 6
     assert all(edge.x1 < edge.x2 for edge in layout.edges)
+
+
+def test_head_of_the_zip_sends_no_body(demo_root: Path, make_client: Client) -> None:
+    response = make_client(demo_root).request("HEAD", f"/ui/packet/{MODEL}/zip")
+    assert response.status == 200
+    assert response.header("content-type") == "application/zip"
+    assert response.body == b""

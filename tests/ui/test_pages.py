@@ -229,7 +229,7 @@ def test_api_root_is_unchanged(demo_root: Path, make_client: Client) -> None:
 
 def test_wrong_method_on_a_page(demo_root: Path, make_client: Client) -> None:
     response = make_client(demo_root).post("/ui/")
-    assert response.status == 405 and response.header("allow") == "GET"
+    assert response.status == 405 and response.header("allow") == "GET, HEAD"
     assert response.header("content-type") == "text/html; charset=utf-8"
 
 

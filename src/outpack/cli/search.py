@@ -14,7 +14,8 @@ def _key_value(text: str) -> tuple[str, object]:
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
-    # Numbers, true/false and "quoted strings" as JSON; anything else is a string.
+    # Numbers, true/false, null and "quoted strings" as JSON; anything else, JSON lists
+    # and objects too, is the text as written.
     try:
         value: object = json.loads(raw)
     except ValueError:

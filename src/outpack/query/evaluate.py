@@ -57,6 +57,8 @@ __all__ = ["MAX_NESTING", "evaluate", "validate_lookups"]
 # remaining nesting (negations, function calls), far beyond any real query.
 MAX_NESTING = 250
 
+_Ids = set[str] | frozenset[str]
+
 _ORDERING: dict[TestOperator, Callable[[Any, Any], bool]] = {
     TestOperator.LessThan: operator.lt,
     TestOperator.LessThanOrEqual: operator.le,
@@ -150,7 +152,7 @@ def validate_lookups(
                     pending.append((subqueries[name], (*path, name)))
 
 
-def evaluate(
+def evaluate(  # noqa: PLR0913  # the public API: keyword-only options, as in search()
     node: QueryNode,
     index: QueryIndex,
     *,
@@ -195,34 +197,39 @@ def _eval(node: QueryNode, context: _Context, depth: int) -> set[str] | frozense
     node = _unwrap(node)
     if isinstance(node, Test):
         return _eval_test(node, context)
-    if isinstance(node, BooleanExpr):
-        if node.operator is BooleanOperator.Or:
-            united: set[str] = set()
-            for operand in _operands(node):
-                united |= _eval(operand, context, depth + 1)
-            return united
+    evaluator = _EVALUATORS.get(type(node))
+    if evaluator is None:  # pragma: no cover
+        raise TypeError(f"Not a query node: {node!r}")
+    return evaluator(node, context, depth)
+
+
+def _eval_boolean(node: BooleanExpr, context: _Context, depth: int) -> set[str] | frozenset[str]:
+    if node.operator is BooleanOperator.And:
         return _eval_and(_operands(node), context, depth)
-    if isinstance(node, Negation):
-        excluded = _eval(node.inner, context, depth + 1)
-        return {packet_id for packet_id in context.universe if packet_id not in excluded}
-    if isinstance(node, Latest):
-        return _eval_latest(node, context, depth)
-    if isinstance(node, Single):
-        found = _eval(node.inner, context, depth + 1)
-        if len(found) != 1:
-            raise QueryEvaluationError(
-                f"Query found {len(found)} packets, but expected exactly one"
-            )
-        return found
-    if isinstance(node, (UsedBy, Uses)):
-        return _eval_dependencies(node, context, depth)
-    if isinstance(node, NamedSubquery):
-        cached = context.subquery_results.get(node.name)
-        if cached is None:
-            cached = _eval(context.subqueries[node.name], context, depth + 1)
-            context.subquery_results[node.name] = cached
-        return cached
-    raise TypeError(f"Not a query node: {node!r}")  # pragma: no cover
+    united: set[str] = set()
+    for operand in _operands(node):
+        united |= _eval(operand, context, depth + 1)
+    return united
+
+
+def _eval_negation(node: Negation, context: _Context, depth: int) -> set[str]:
+    excluded = _eval(node.inner, context, depth + 1)
+    return {packet_id for packet_id in context.universe if packet_id not in excluded}
+
+
+def _eval_single(node: Single, context: _Context, depth: int) -> set[str] | frozenset[str]:
+    found = _eval(node.inner, context, depth + 1)
+    if len(found) != 1:
+        raise QueryEvaluationError(f"Query found {len(found)} packets, but expected exactly one")
+    return found
+
+
+def _eval_named(node: NamedSubquery, context: _Context, depth: int) -> set[str] | frozenset[str]:
+    cached = context.subquery_results.get(node.name)
+    if cached is None:
+        cached = _eval(context.subqueries[node.name], context, depth + 1)
+        context.subquery_results[node.name] = cached
+    return cached
 
 
 def _deferrable(node: QueryNode) -> bool:
@@ -237,20 +244,8 @@ def _deferrable(node: QueryNode) -> bool:
     )
 
 
-def _eval_and(
-    operands: list[QueryNode], context: _Context, depth: int
-) -> set[str] | frozenset[str]:
-    positive: list[set[str] | frozenset[str]] = []
-    negative: list[set[str] | frozenset[str]] = []
-    deferred: list[Test] = []
-    for operand in operands:
-        if isinstance(operand, Negation):
-            negative.append(_eval(operand.inner, context, depth + 1))
-        elif _deferrable(operand):
-            assert isinstance(operand, Test)
-            deferred.append(operand)
-        else:
-            positive.append(_eval(operand, context, depth + 1))
+def _eval_and(operands: list[QueryNode], context: _Context, depth: int) -> _Ids:
+    positive, negative, deferred = _partition(operands, context, depth)
     name = _name_tested(operands, context)
     if not positive and deferred:
         positive.append(_eval(deferred.pop(0), context, depth + 1))
@@ -263,6 +258,36 @@ def _eval_and(
         if not result:
             break
         result = result & other
+    result = _apply_deferred(result, deferred, name, context)
+    for other in negative:
+        if not result:
+            break
+        result = result - other
+    return result
+
+
+def _partition(
+    operands: list[QueryNode], context: _Context, depth: int
+) -> tuple[list[_Ids], list[_Ids], list[Test]]:
+    """The results of the positive and of the negated operands, and the deferred tests."""
+    positive: list[_Ids] = []
+    negative: list[_Ids] = []
+    deferred: list[Test] = []
+    for operand in operands:
+        if isinstance(operand, Negation):
+            negative.append(_eval(operand.inner, context, depth + 1))
+        elif _deferrable(operand):
+            assert isinstance(operand, Test)
+            deferred.append(operand)
+        else:
+            positive.append(_eval(operand, context, depth + 1))
+    return positive, negative, deferred
+
+
+def _apply_deferred(
+    result: _Ids, deferred: list[Test], name: str | None, context: _Context
+) -> _Ids:
+    """`result` narrowed by each deferred test, by whichever way is cheapest."""
     for test in deferred:
         if not result:
             break
@@ -278,10 +303,6 @@ def _eval_and(
             result = _filter(test, result, context)
         else:
             result = result & _eval_test(test, context)
-    for other in negative:
-        if not result:
-            break
-        result = result - other
     return result
 
 
@@ -405,30 +426,44 @@ def _eval_test(node: Test, context: _Context) -> set[str] | frozenset[str]:
     if left is _ABSENT and right is _ABSENT:
         return _scan(node, context)
     if left is not _ABSENT:
-        lhs, rhs, op, right = rhs, lhs, _FLIPPED[op], left
-    key = value_key(right)
+        lhs, op, right = rhs, _FLIPPED[op], left
+    return _lookup_test(lhs, op, value_key(right), context)
+
+
+def _lookup_test(
+    lookup: TestValue, op: TestOperator, key: ValueKey | None, context: _Context
+) -> _Ids:
+    """`lookup op value` for a packet lookup; key None is a value no packet can have."""
     if key is None:
         return set()
-    index = context.index
-    if isinstance(lhs, LookupParameter):
-        return context.restrict(_parameter_test(index, lhs.name, op, key))
+    if isinstance(lookup, LookupParameter):
+        return context.restrict(_parameter_test(context.index, lookup.name, op, key))
     if op is TestOperator.Equal:
-        if key[0] != "string":
-            return set()
-        text = str(key[1])
-        if isinstance(lhs, LookupId):
-            return context.restrict({text} if text in index.ids else set())
-        return context.restrict(index.with_name(text))
+        return _id_or_name_equal(lookup, key, context)
     if op is TestOperator.NotEqual:
-        if key[0] != "string":
-            return context.restrict(index.ids)
-        text = str(key[1])
-        if isinstance(lhs, LookupId):
-            return {packet_id for packet_id in context.universe if packet_id != text}
-        same = index.with_name(text)
-        return {packet_id for packet_id in context.universe if packet_id not in same}
+        return _id_or_name_not_equal(lookup, key, context)
     # Ids and names are strings: never ordered.
     return set()
+
+
+def _id_or_name_equal(lookup: TestValue, key: ValueKey, context: _Context) -> _Ids:
+    if key[0] != "string":
+        return set()
+    text = str(key[1])
+    index = context.index
+    if isinstance(lookup, LookupId):
+        return context.restrict({text} if text in index.ids else set())
+    return context.restrict(index.with_name(text))
+
+
+def _id_or_name_not_equal(lookup: TestValue, key: ValueKey, context: _Context) -> _Ids:
+    if key[0] != "string":
+        return context.restrict(context.index.ids)
+    text = str(key[1])
+    if isinstance(lookup, LookupId):
+        return {packet_id for packet_id in context.universe if packet_id != text}
+    same = context.index.with_name(text)
+    return {packet_id for packet_id in context.universe if packet_id not in same}
 
 
 def _parameter_test(
@@ -480,3 +515,14 @@ def _scan(node: Test, context: _Context) -> set[str]:
         for packet_id in context.universe
         if compare(op, _lookup(lhs, index, packet_id), _lookup(rhs, index, packet_id))
     }
+
+
+_EVALUATORS: dict[type[Node], Callable[[Any, _Context, int], _Ids]] = {
+    BooleanExpr: _eval_boolean,
+    Negation: _eval_negation,
+    Latest: _eval_latest,
+    Single: _eval_single,
+    UsedBy: _eval_dependencies,
+    Uses: _eval_dependencies,
+    NamedSubquery: _eval_named,
+}

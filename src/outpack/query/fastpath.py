@@ -1,92 +1,74 @@
 """The parser's fast path: the same grammar over bare token strings (BARE_TOKEN),
 for queries that parse cleanly. It gives up (returns None) at anything that would be an error
-or that needs token positions, the `{...}` subqueries; `parser._parse_full` then decides,
+or that needs token positions, the `{...}` subqueries; `parser.parse_full` then decides,
 so errors and their positions come from one place. It must never accept a query
-that `_parse_full` rejects, nor build a different AST: the differential tests,
-valid queries and near misses alike, go through here first.
+that `parse_full` rejects, nor build a different AST: `tests/query/test_fastpath.py`
+checks exactly that on generated queries, orderly2's extensions included, and the
+differential tests go through here first.
+
+Values, shortforms and frames come from `frames.py`, shared with the full parser.
 """
 
 from __future__ import annotations
 
-from typing import Final, TypeAlias
+from typing import Final
 
 from outpack.query.ast import (
     OPERATORS_BY_SYMBOL,
-    BooleanExpr,
     BooleanOperator,
-    Brackets,
     Latest,
     Literal,
-    LookupEnvironment,
-    LookupParameter,
-    LookupThis,
-    Negation,
     QueryNode,
-    Single,
     Test,
-    TestOperator,
     TestValue,
-    UsedBy,
-    Uses,
 )
 from outpack.query.frames import (
-    BOOLEANS,
     BRACKETS,
+    CLOSED_BY_PAREN,
+    FUNCTIONS,
+    GRAPH_FUNCTIONS,
     LATEST,
-    LOOKUP_ID,
-    LOOKUP_NAME,
-    SINGLE,
     TOP,
-    USEDBY,
-    USES,
-    is_single_valued,
+    Frame,
+    id_shortform,
+    keyword_value,
+    prefixed_lookup,
+    whole_query_shortform,
 )
-from outpack.query.lexer import BARE_TOKEN, WHITESPACE
+from outpack.query.lexer import BARE_TOKEN
 
 __all__ = ["parse_fast"]
 
 _NOT = -1
-_OPENERS: Final = {
-    "!": _NOT,
-    "(": BRACKETS,
-    "latest": LATEST,
-    "single": SINGLE,
-    "usedby": USEDBY,
-    "uses": USES,
-}
+_OPENERS: Final = {"!": _NOT, "(": BRACKETS} | FUNCTIONS
 _BOOLEAN_TOKENS: Final = {"&&": BooleanOperator.And, "||": BooleanOperator.Or}
-_PREFIXED_LOOKUPS: Final[dict[str, type[LookupParameter | LookupThis | LookupEnvironment]]] = {
-    "parameter": LookupParameter,
-    "this": LookupThis,
-    "environment": LookupEnvironment,
-}
+_ARGUMENT_END: Final = (")", ",")
 _QUOTE, _DIGIT, _SIGN = range(3)
 _FIRST_CHARS: Final = {'"': _QUOTE, "'": _QUOTE, "+": _SIGN, "-": _SIGN} | dict.fromkeys(
     "0123456789", _DIGIT
 )
-_Saved: TypeAlias = tuple[int, bool, BooleanOperator | None, QueryNode | None, QueryNode | None]
 
 
 def _bare_value(token: str) -> TestValue | None:
     kind = _FIRST_CHARS.get(token[:1])
-    if kind is not None:
-        # A lone quote or sign is an error token; longer ones are strings and numbers.
-        if kind == _DIGIT or len(token) > 1:
-            return Literal(token[1:-1] if kind == _QUOTE else float(token))
+    if kind is None:
+        return prefixed_lookup(token) if ":" in token else keyword_value(token)
+    # A lone quote or sign is an error token; longer ones are strings and numbers.
+    if kind == _DIGIT or len(token) > 1:
+        return Literal(token[1:-1] if kind == _QUOTE else float(token))
+    return None
+
+
+def _bare_test(tokens: list[str], i: int) -> Test | None:
+    """The test `lhs op rhs` starting at `i`."""
+    lhs = _bare_value(tokens[i])
+    if lhs is None:
         return None
-    if token == "name":
-        return LOOKUP_NAME
-    if token == "id":
-        return LOOKUP_ID
-    boolean = BOOLEANS.get(token)
-    if boolean is not None:
-        return Literal(boolean)
-    prefix, colon, name = token.partition(":")
-    lookup = _PREFIXED_LOOKUPS.get(prefix)
-    if lookup is None or not colon:
+    operator = OPERATORS_BY_SYMBOL.get(tokens[i + 1])
+    if operator is None:
         return None
-    name = name.lstrip(WHITESPACE)
-    return lookup(name) if name else None
+    rhs = _bare_value(tokens[i + 2])
+    return None if rhs is None else Test(operator, lhs, rhs)
 
 
 def _bare_depth(tokens: list[str], i: int) -> tuple[float, int] | None:
@@ -111,67 +93,46 @@ def parse_fast(text: str) -> QueryNode | None:
     if not first:
         return None
     if not tokens[1]:
-        # The two shortforms, valid only as the whole query.
-        if first == "latest":
-            return Latest(None)
-        if first[0] in "\"'" and len(first) > 1:
-            return Test(TestOperator.Equal, LOOKUP_ID, Literal(first[1:-1]))
-    stack: list[_Saved] = []
-    # What a Frame holds, in locals because attribute access costs more; the
-    # enclosing constructs wait on `stack` as tuples.
-    kind = TOP
-    neg = False
-    pending: BooleanOperator | None = None
-    and_acc: QueryNode | None = None
-    or_acc: QueryNode | None = None
+        node = whole_query_shortform(first)
+        if node is not None:
+            return node
+    return _parse_tokens(tokens)
+
+
+# One flat loop over the tokens, on purpose: a helper call per token costs a good
+# part of the parse time, and this loop is what keeps parsing near the Rust wheel's
+# speed (benchmarks/query_bench.py --parse-only). Each give-up is one `return None`.
+def _parse_tokens(tokens: list[str]) -> QueryNode | None:  # noqa: PLR0912
+    stack: list[Frame] = []
+    frame = Frame(TOP)
     primary = True  # a primary is expected, not an operator or a closing token
-    may_negate = True
     i = 0
     while True:
         token = tokens[i]
         i += 1
-        node: QueryNode
+        node: QueryNode | None
         if primary:
             opener = _OPENERS.get(token)
             if opener is None:
-                lhs = _bare_value(token)
-                if lhs is None:
+                node = _bare_test(tokens, i - 1)
+                if node is None:
                     return None
-                operator = OPERATORS_BY_SYMBOL.get(tokens[i])
-                if operator is None:
-                    return None
-                rhs = _bare_value(tokens[i + 1])
-                if rhs is None:
-                    return None
-                node = Test(operator, lhs, rhs)
                 i += 2
             elif opener == _NOT:
-                if not may_negate:
+                if frame.neg:  # `!` applies to a primary, not to another `!`
                     return None
-                neg = True
-                may_negate = False
+                frame.neg = True
                 continue
-            elif opener == BRACKETS:
-                stack.append((kind, neg, pending, and_acc, or_acc))
-                kind, neg, pending, and_acc, or_acc = BRACKETS, False, None, None, None
-                may_negate = True
-                continue
-            elif tokens[i] == "(":
-                stack.append((kind, neg, pending, and_acc, or_acc))
-                kind, neg, pending, and_acc, or_acc = opener, False, None, None, None
-                may_negate = True
-                i += 1
-                argument = tokens[i]
-                if (
-                    opener in (USEDBY, USES)
-                    and argument[:1] in ("'", '"')
-                    and len(argument) > 1
-                    and tokens[i + 1] in (")", ",")
-                ):
-                    # The id shortform, allowed as the argument of usedby/uses.
-                    and_acc = Test(TestOperator.Equal, LOOKUP_ID, Literal(argument[1:-1]))
-                    primary = False
+            elif opener == BRACKETS or tokens[i] == "(":
+                stack.append(frame)
+                frame = Frame(opener)
+                if opener != BRACKETS:
                     i += 1
+                    shortform = id_shortform(tokens[i]) if opener in GRAPH_FUNCTIONS else None
+                    if shortform is not None and tokens[i + 1] in _ARGUMENT_END:
+                        frame.add(shortform)  # allowed as the argument of usedby/uses
+                        primary = False
+                        i += 1
                 continue
             elif opener == LATEST and tokens[i] == "()":
                 node = Latest(None)
@@ -181,45 +142,20 @@ def parse_fast(text: str) -> QueryNode | None:
         else:
             boolean = _BOOLEAN_TOKENS.get(token)
             if boolean is not None:
-                pending = boolean
-                primary = may_negate = True
+                frame.pending = boolean
+                primary = True
                 continue
-            assert and_acc is not None
-            body = and_acc if or_acc is None else BooleanExpr(BooleanOperator.Or, or_acc, and_acc)
-            if token == ")":
-                if kind == BRACKETS:
-                    node = Brackets(body)
-                elif kind == LATEST:
-                    node = Latest(body)
-                elif kind == SINGLE:
-                    node = Single(body)
-                elif kind in (USEDBY, USES) and is_single_valued(body):
-                    node = UsedBy(body, None) if kind == USEDBY else Uses(body, None)
-                else:
-                    return None
-            elif token == "," and kind in (USEDBY, USES) and is_single_valued(body):
+            depth: float | None = None
+            if token == "," and frame.kind in GRAPH_FUNCTIONS:
                 found = _bare_depth(tokens, i)
                 if found is None:
                     return None
                 depth, i = found
-                node = UsedBy(body, depth) if kind == USEDBY else Uses(body, depth)
-            elif not token and kind == TOP:
-                return body
-            else:
+            elif token != ")" or frame.kind not in CLOSED_BY_PAREN:
+                return frame.result() if not token and frame.kind == TOP else None
+            if not frame.argument_is_single_valued():
                 return None
-            kind, neg, pending, and_acc, or_acc = stack.pop()
-        if neg:
-            node = Negation(node)
-            neg = False
-        if pending is None:
-            and_acc = node
-        elif pending is BooleanOperator.And:
-            assert and_acc is not None
-            and_acc = BooleanExpr(BooleanOperator.And, and_acc, node)
-            pending = None
-        else:
-            assert and_acc is not None
-            or_acc = and_acc if or_acc is None else BooleanExpr(BooleanOperator.Or, or_acc, and_acc)
-            and_acc = node
-            pending = None
+            node = frame.close(depth)
+            frame = stack.pop()
+        frame.add(node)
         primary = False

@@ -60,9 +60,9 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
-# The same tokens as bare strings, for the parser's fast path: `findall` makes no
-# match objects, which is most of what tokenizing costs. A token's kind is plain
-# from its text (see the fast path in parser.py), positions are not needed there,
+# The same tokens as bare strings, for the parser's fast path (fastpath.py): `findall`
+# makes no match objects, which is most of what tokenizing costs. A token's kind is
+# plain from its text, positions are not needed there,
 # and the end of the text shows as "" (once or twice). One difference: `()` is a
 # single token, so that `latest()` and `latest( )` stay apart without positions.
 BARE_TOKEN: Final = re.compile(
@@ -136,9 +136,11 @@ def describe_position(text: str, pos: int, end: int | None = None) -> tuple[int,
 def parse_error(text: str, pos: int, message: str, *, end: int | None = None) -> QueryParseError:
     """A QueryParseError whose message shows where the problem is and what was expected."""
     line, column, picture = describe_position(text, pos, end)
-    error = QueryParseError(
-        f"Failed to parse query at line {line}, column {column}:\n{picture}\n{message}"
+    return QueryParseError(
+        f"Failed to parse query at line {line}, column {column}:\n{picture}\n{message}",
+        query=text,
+        position=pos,
+        line=line,
+        column=column,
+        detail=message,
     )
-    # Extra details for programs (the server, tests); the message has them all for people.
-    vars(error).update(query=text, position=pos, line=line, column=column, detail=message)
-    return error

@@ -4,9 +4,8 @@ The grammar is in the spec (docs: shared/spec/query-language.md). The parser is 
 loop over tokens with an explicit stack of open brackets and function calls, so
 nesting depth is bounded only by memory, never by Python's recursion limit.
 
-Precedence, tightest first: `!` (on one primary), `&&`, `||`; both binary
-operators are left-associative. Each open construct (the whole query, a bracket,
-a function call, a subquery) keeps its own left-deep `&&` chain and `||` chain.
+Each open construct (the whole query, a bracket, a function call, a subquery)
+builds its expression in a `frames.Frame`, which also holds the precedence rules.
 
 Most queries take a fast path (`fastpath.parse_fast`) over bare token strings
 that only succeeds or gives up; the full parser handles whatever it gives up on
@@ -28,39 +27,31 @@ from typing import Final
 from outpack.query.ast import (
     OPERATORS_BY_SYMBOL,
     BooleanOperator,
-    Brackets,
     Latest,
     Literal,
-    LookupEnvironment,
     LookupId,
-    LookupParameter,
-    LookupThis,
     NamedSubquery,
     QueryNode,
     Single,
-    Subquery,
     Test,
     TestOperator,
     TestValue,
-    UsedBy,
-    Uses,
 )
 from outpack.query.fastpath import parse_fast
 from outpack.query.frames import (
-    BOOLEANS,
     BRACKETS,
     CLOSED_BY_PAREN,
     FUNCTIONS,
-    LATEST,
-    LOOKUP_ID,
-    LOOKUP_NAME,
-    SINGLE,
+    GRAPH_FUNCTIONS,
     SUBQUERY,
     TOP,
     USEDBY,
     USES,
     Frame,
-    is_single_valued,
+    id_shortform,
+    keyword_value,
+    prefixed_lookup,
+    whole_query_shortform,
 )
 from outpack.query.lexer import (
     AND,
@@ -105,6 +96,8 @@ _SINGLE_VALUED_HINT: Final = (
     "Try wrapping expression in latest or single."
 )
 
+_Semantic = list[tuple[int, int, str]]
+
 
 class _GrammarError(Exception):
     """A grammar error: where, and what the grammar would have accepted there."""
@@ -125,28 +118,25 @@ def parse_query(text: str) -> QueryNode:
     if unquoted:
         return Single(Test(TestOperator.Equal, LookupId(), Literal(unquoted.group(1))))
     node = parse_fast(text)
-    return _parse_full(text) if node is None else node
+    return parse_full(text) if node is None else node
 
 
-def _parse_full(text: str) -> QueryNode:
+def parse_full(text: str) -> QueryNode:
+    """The full parser alone, without the fast path or the unquoted id shortform: what
+    `parse_query` falls back to, and what the tests hold the fast path to."""
     tokens = tokenize(text)
-    first_kind, first_start, first_end = tokens[0]
+    _, first_start, first_end = tokens[0]
+    first = text[first_start:first_end]
     if len(tokens) == 2 and tokens[1][0] == EOF:
-        # The two shortforms, valid only as the whole query.
-        if first_kind == KEYWORD and text[first_start:first_end] == "latest":
-            return Latest(None)
-        if first_kind == STRING:
-            return Test(
-                TestOperator.Equal, LookupId(), Literal(text[first_start + 1 : first_end - 1])
-            )
-    semantic: list[tuple[int, int, str]] = []
+        shortform = whole_query_shortform(first)
+        if shortform is not None:
+            return shortform
+    parser = _Parser(text, tokens)
     try:
-        node = _parse(text, tokens, semantic)
+        node = parser.run()
     except _GrammarError as fail:
         pos, expected = fail.pos, fail.expected
-        if first_kind == STRING or (
-            first_kind == KEYWORD and text[first_start:first_end] == "latest"
-        ):
+        if whole_query_shortform(first) is not None:
             # The shortform alternatives got as far as the second token.
             shortform_end = tokens[1][1] if len(tokens) > 1 else len(text)
             if shortform_end > pos:
@@ -154,8 +144,8 @@ def _parse_full(text: str) -> QueryNode:
             elif shortform_end == pos and "end of query" not in expected:
                 expected = f"{expected} or end of query"
         raise parse_error(text, pos, f"expected {expected}") from None
-    if semantic:
-        pos, end, message = min(semantic)
+    if parser.semantic:
+        pos, end, message = min(parser.semantic)
         raise parse_error(text, pos, message, end=end)
     return node
 
@@ -167,51 +157,20 @@ def _value(text: str, token: Token) -> TestValue | None:
     if kind == NUMBER:
         return Literal(float(text[start:end]))
     if kind == KEYWORD:
-        word = text[start:end]
-        if word == "id":
-            return LOOKUP_ID
-        if word == "name":
-            return LOOKUP_NAME
-        if word in BOOLEANS:
-            return Literal(BOOLEANS[word])
+        return keyword_value(text[start:end])
+    if kind != PREFIXED:
         return None
-    if kind == PREFIXED:
-        colon = text.index(":", start, end)
-        prefix = text[start:colon]
-        name = text[colon + 1 : end].lstrip(WHITESPACE)
-        if not name:
-            after = colon + 1
-            while after < len(text) and text[after] in WHITESPACE:
-                after += 1
-            raise _GrammarError(after, "identifier")
-        if prefix == "parameter":
-            return LookupParameter(name)
-        if prefix == "this":
-            return LookupThis(name)
-        return LookupEnvironment(name)
-    return None
+    lookup = prefixed_lookup(text[start:end])
+    if lookup is None:
+        # The name after the colon is missing.
+        after = text.index(":", start, end) + 1
+        while after < len(text) and text[after] in WHITESPACE:
+            after += 1
+        raise _GrammarError(after, "identifier")
+    return lookup
 
 
-def _close(frame: Frame, depth: float | None, semantic: list[tuple[int, int, str]]) -> QueryNode:
-    body = frame.result()
-    kind = frame.kind
-    if kind == BRACKETS:
-        return Brackets(body)
-    if kind == LATEST:
-        return Latest(body)
-    if kind == SINGLE:
-        return Single(body)
-    if kind == SUBQUERY:
-        return Subquery(body)
-    if not is_single_valued(body):
-        message = _SINGLE_VALUED_HINT.format(frame.name)
-        semantic.append((frame.arg_start, frame.arg_start + 1, message))
-    return UsedBy(body, depth) if kind == USEDBY else Uses(body, depth)
-
-
-def _parse_depth(
-    text: str, tokens: list[Token], i: int, semantic: list[tuple[int, int, str]]
-) -> tuple[float, int]:
+def _parse_depth(text: str, tokens: list[Token], i: int, semantic: _Semantic) -> tuple[float, int]:
     """The depth argument after the comma at `i`; returns it and the index of the ')'."""
     kind, start, end = tokens[i]
     if kind == KEYWORD and text[start:end] == "depth":
@@ -231,109 +190,140 @@ def _parse_depth(
     return depth, i + 1
 
 
-def _parse(text: str, tokens: list[Token], semantic: list[tuple[int, int, str]]) -> QueryNode:
-    stack: list[Frame] = []
-    frame = Frame(TOP, 0)
-    state = _BODY_START
-    i = 0
-    while True:
-        kind, start, end = tokens[i]
-        node: QueryNode | None = None
-        if state != _AFTER_PRIMARY:
-            if kind == OP and text[start] == "!" and state != _AFTER_NOT:
-                if end - start > 1:
-                    # `!!x`, `!=x`: the negation is fine, what follows it is not.
-                    raise _GrammarError(start + 1, _EXPECT_PRIMARY[_AFTER_NOT])
-                frame.neg = True
-                state = _AFTER_NOT
-                i += 1
-                continue
-            if kind == LPAREN:
-                stack.append(frame)
-                frame = Frame(BRACKETS, start)
-                state = _BODY_START
-                i += 1
-                continue
-            if kind == KEYWORD and text[start:end] in FUNCTIONS:
-                word = text[start:end]
-                next_kind, _, next_end = tokens[i + 1]
-                if next_kind != LPAREN:
-                    raise _GrammarError(
-                        start, f"{word}(...)" if word != "latest" else "latest() or latest(...)"
-                    )
-                after_kind, after_start, after_end = tokens[i + 2]
-                if word == "latest" and after_kind == RPAREN and after_start == next_end:
-                    node = Latest(None)
-                    i += 3
-                else:
-                    stack.append(frame)
-                    frame = Frame(FUNCTIONS[word], start, word, after_start)
-                    i += 2
-                    state = _BODY_START
-                    if (
-                        after_kind == STRING
-                        and word in ("usedby", "uses")
-                        and tokens[i + 1][0] in (RPAREN, COMMA)
-                    ):
-                        # The id shortform, allowed as the argument of usedby/uses.
-                        value = text[after_start + 1 : after_end - 1]
-                        frame.add(Test(TestOperator.Equal, LookupId(), Literal(value)))
-                        state = _AFTER_PRIMARY
-                        i += 1
-                    continue
-            elif kind == LBRACE:
-                named = _NAMED_SUBQUERY.match(text, end)
-                if named is None:
-                    stack.append(frame)
-                    frame = Frame(SUBQUERY, start)
-                    state = _BODY_START
-                    i += 1
-                    continue
-                node = NamedSubquery(named.group(1))
-                stop = named.end()
-                while tokens[i][1] < stop:
-                    i += 1
+class _Parser:
+    """A loop over the tokens with a stack of open constructs; each step reads one
+    primary (or opens a construct) or what follows one (or closes a construct).
+
+    Grammar errors raise _GrammarError; errors found once the grammar is satisfied
+    are collected in `semantic` as (start, end, message).
+    """
+
+    __slots__ = ("frame", "i", "semantic", "stack", "state", "text", "tokens")
+
+    def __init__(self, text: str, tokens: list[Token]) -> None:
+        self.text = text
+        self.tokens = tokens
+        self.semantic: _Semantic = []
+        self.stack: list[Frame] = []
+        self.frame = Frame(TOP)
+        self.state = _BODY_START
+        self.i = 0
+
+    def run(self) -> QueryNode:
+        while True:
+            if self.state != _AFTER_PRIMARY:
+                node = self._primary()
+            elif self.tokens[self.i][0] == EOF and self.frame.kind == TOP:
+                return self.frame.result()
             else:
-                lhs = _value(text, tokens[i])
-                if lhs is None:
-                    if state == _BODY_START:
-                        raise _GrammarError(start, "query" if frame.kind == TOP else "body")
-                    raise _GrammarError(start, _EXPECT_PRIMARY[state])
-                op_kind, op_start, op_end = tokens[i + 1]
-                if op_kind != OP:
-                    raise _GrammarError(op_start, "comparison operator")
-                rhs = _value(text, tokens[i + 2])
-                if rhs is None:
-                    raise _GrammarError(tokens[i + 2][1], "lookup or literal")
-                symbol = text[op_start:op_end]
-                operator = OPERATORS_BY_SYMBOL.get(symbol)
-                if operator is None:
-                    message = f"Encountered unknown infix operator: {symbol}"
-                    semantic.append((op_start, op_end, message))
-                    operator = TestOperator.Equal
-                node = Test(operator, lhs, rhs)
-                i += 3
-        else:
-            if kind in (AND, OR):
-                frame.pending = BooleanOperator.And if kind == AND else BooleanOperator.Or
-                state = _AFTER_BOOLEAN
-                i += 1
-                continue
-            frame_kind = frame.kind
-            if kind == RPAREN and frame_kind in CLOSED_BY_PAREN:
-                node = _close(frame, None, semantic)
-                i += 1
-            elif kind == COMMA and frame_kind in (USEDBY, USES):
-                depth, i = _parse_depth(text, tokens, i + 1, semantic)
-                node = _close(frame, depth, semantic)
-                i += 1
-            elif kind == RBRACE and frame_kind == SUBQUERY:
-                node = _close(frame, None, semantic)
-                i += 1
-            elif kind == EOF and frame_kind == TOP:
-                return frame.result()
-            else:
-                raise _GrammarError(start, _EXPECT_AFTER.get(frame_kind, "'&&', '||' or ')'"))
-            frame = stack.pop()
-        frame.add(node)
-        state = _AFTER_PRIMARY
+                node = self._after_primary()
+            if node is not None:
+                self.frame.add(node)
+                self.state = _AFTER_PRIMARY
+
+    def _open(self, frame: Frame) -> None:
+        self.stack.append(self.frame)
+        self.frame = frame
+        self.state = _BODY_START
+
+    def _primary(self) -> QueryNode | None:
+        """The primary at the current token, or None after a `!` or an opening token."""
+        kind, start, end = self.tokens[self.i]
+        if kind == OP and self.text[start] == "!" and self.state != _AFTER_NOT:
+            if end - start > 1:
+                # `!!x`, `!=x`: the negation is fine, what follows it is not.
+                raise _GrammarError(start + 1, _EXPECT_PRIMARY[_AFTER_NOT])
+            self.frame.neg = True
+            self.state = _AFTER_NOT
+            self.i += 1
+            return None
+        if kind == LPAREN:
+            self._open(Frame(BRACKETS))
+            self.i += 1
+            return None
+        word = self.text[start:end]
+        if kind == KEYWORD and word in FUNCTIONS:
+            return self._function(word, start)
+        if kind == LBRACE:
+            return self._subquery(end)
+        return self._test()
+
+    def _function(self, word: str, start: int) -> QueryNode | None:
+        tokens, i = self.tokens, self.i
+        next_kind, _, next_end = tokens[i + 1]
+        if next_kind != LPAREN:
+            raise _GrammarError(
+                start, f"{word}(...)" if word != "latest" else "latest() or latest(...)"
+            )
+        after_kind, after_start, after_end = tokens[i + 2]
+        if word == "latest" and after_kind == RPAREN and after_start == next_end:
+            self.i = i + 3
+            return Latest(None)
+        kind = FUNCTIONS[word]
+        self._open(Frame(kind, word, after_start))
+        self.i = i + 2
+        argument = self.text[after_start:after_end]
+        shortform = id_shortform(argument) if kind in GRAPH_FUNCTIONS else None
+        if shortform is not None and tokens[i + 3][0] in (RPAREN, COMMA):
+            self.frame.add(shortform)  # allowed as the argument of usedby/uses
+            self.state = _AFTER_PRIMARY
+            self.i += 1
+        return None
+
+    def _subquery(self, end: int) -> QueryNode | None:
+        named = _NAMED_SUBQUERY.match(self.text, end)
+        if named is None:
+            self._open(Frame(SUBQUERY))
+            self.i += 1
+            return None
+        stop = named.end()
+        while self.tokens[self.i][1] < stop:
+            self.i += 1
+        return NamedSubquery(named.group(1))
+
+    def _test(self) -> Test:
+        text, tokens, i = self.text, self.tokens, self.i
+        lhs = _value(text, tokens[i])
+        if lhs is None:
+            start = tokens[i][1]
+            if self.state == _BODY_START:
+                raise _GrammarError(start, "query" if self.frame.kind == TOP else "body")
+            raise _GrammarError(start, _EXPECT_PRIMARY[self.state])
+        op_kind, op_start, op_end = tokens[i + 1]
+        if op_kind != OP:
+            raise _GrammarError(op_start, "comparison operator")
+        rhs = _value(text, tokens[i + 2])
+        if rhs is None:
+            raise _GrammarError(tokens[i + 2][1], "lookup or literal")
+        symbol = text[op_start:op_end]
+        operator = OPERATORS_BY_SYMBOL.get(symbol)
+        if operator is None:
+            message = f"Encountered unknown infix operator: {symbol}"
+            self.semantic.append((op_start, op_end, message))
+            operator = TestOperator.Equal
+        self.i = i + 3
+        return Test(operator, lhs, rhs)
+
+    def _after_primary(self) -> QueryNode | None:
+        """A boolean operator (None), or the token that closes the open construct."""
+        kind, start, _ = self.tokens[self.i]
+        if kind in (AND, OR):
+            self.frame.pending = BooleanOperator.And if kind == AND else BooleanOperator.Or
+            self.state = _AFTER_BOOLEAN
+            self.i += 1
+            return None
+        frame = self.frame
+        depth = None
+        if kind == COMMA and frame.kind in GRAPH_FUNCTIONS:
+            depth, self.i = _parse_depth(self.text, self.tokens, self.i + 1, self.semantic)
+        elif not (
+            (kind == RPAREN and frame.kind in CLOSED_BY_PAREN)
+            or (kind == RBRACE and frame.kind == SUBQUERY)
+        ):
+            raise _GrammarError(start, _EXPECT_AFTER.get(frame.kind, "'&&', '||' or ')'"))
+        self.i += 1
+        if not frame.argument_is_single_valued():
+            message = _SINGLE_VALUED_HINT.format(frame.name)
+            self.semantic.append((frame.arg_start, frame.arg_start + 1, message))
+        self.frame = self.stack.pop()
+        return frame.close(depth)

@@ -19,8 +19,8 @@ from outpack.root import Root
 from outpack.server.access_log import AccessLog
 from outpack.server.auth import AccessDenied, AccessPolicy, load_token_file
 from outpack.server.errors import (
-    ClientDisconnectedError,
     ForbiddenError,
+    IncompleteBodyError,
     MethodNotAllowedError,
     RequestTimeoutError,
     RouteNotFoundError,
@@ -30,6 +30,7 @@ from outpack.server.errors import (
 from outpack.server.memory import release_large_blocks_to_the_system
 from outpack.server.metrics import HttpMetrics, method_label
 from outpack.server.openapi import openapi_document
+from outpack.server.parent_watch import watch_supervisor_from_environment
 from outpack.server.responses import (
     AnyResponse,
     FileResponse,
@@ -49,7 +50,6 @@ UNMATCHED = "unmatched"
 FILE_CHUNK = 1 << 20
 PATHSEND = "http.response.pathsend"
 MAX_REQUEST_ID = 200
-CLIENT_CLOSED = 499
 
 
 # Request ids need to be unique, not unpredictable: os.urandom costs a system
@@ -133,12 +133,10 @@ class OutpackApp:
             response = await self._respond(request, match)
             status = response.status
             sent = await self._send(scope, send, response, request_id)
-        except ClientDisconnectedError:
-            # Nobody is left to answer; 499 is what the access log records.
-            status = CLIENT_CLOSED
         except Exception:
-            # The response had started, or the client left: nothing more can
-            # reach the client, so only the log hears of it.
+            # `_respond` turns every error into an answer (a body cut short
+            # included), so only sending can fail here: the response had
+            # started, or the connection is gone, and only the log hears of it.
             logger.exception("Failed to send a response (request id %s)", request_id.decode())
         finally:
             duration = time.perf_counter() - started
@@ -166,13 +164,19 @@ class OutpackApp:
             if handler is None:
                 raise MethodNotAllowedError(request.method, tuple(match.route.methods))
             return await handler(request)
-        except ClientDisconnectedError:
-            raise
         except Exception as err:
             info = classify(err)
             if info.unexpected:
                 logger.error(
                     "Unexpected error (request id %s)", request.request_id.decode(), exc_info=err
+                )
+            elif isinstance(err, IncompleteBodyError):
+                logger.warning(
+                    "%s %s: %s; refused, nothing stored (request id %s)",
+                    request.method,
+                    self._path(request),
+                    err.detail,
+                    request.request_id.decode(),
                 )
             if not isinstance(err, RequestTimeoutError):
                 # Read what the client is still sending, so that it gets to
@@ -201,10 +205,11 @@ class OutpackApp:
 
     @staticmethod
     async def _send(scope: Scope, send: Send, response: AnyResponse, request_id: bytes) -> int:
+        head = scope["method"] == "HEAD"
         if isinstance(response, FileResponse):
-            return await _send_file(scope, send, response, request_id)
+            return await _send_file(scope, send, response, request_id, head=head)
         if isinstance(response, StreamResponse):
-            return await _send_stream(send, response, request_id)
+            return await _send_stream(send, response, request_id, head=head)
         body = response.body
         headers = [
             (b"content-type", response.content_type),
@@ -213,6 +218,9 @@ class OutpackApp:
             *response.headers,
         ]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if head:
+            # The headers of the GET, Content-Length included; no body.
+            body = b""
         await send({"type": "http.response.body", "body": body})
         return len(body)
 
@@ -235,13 +243,18 @@ def access_policy(settings: ServerSettings) -> AccessPolicy:
     return AccessPolicy(read_only=settings.read_only, tokens=tuple(tokens))
 
 
-async def _send_file(scope: Scope, send: Send, response: FileResponse, request_id: bytes) -> int:
+async def _send_file(
+    scope: Scope, send: Send, response: FileResponse, request_id: bytes, *, head: bool
+) -> int:
     headers = [
         *response.headers,
         (b"content-length", str(response.size).encode("ascii")),
         (b"x-request-id", request_id),
     ]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if head:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return 0
     if PATHSEND in scope.get("extensions", {}):
         # The server sends the file itself, without it passing through Python.
         await send({"type": PATHSEND, "path": response.path})
@@ -258,9 +271,15 @@ async def _send_file(scope: Scope, send: Send, response: FileResponse, request_i
     return sent
 
 
-async def _send_stream(send: Send, response: StreamResponse, request_id: bytes) -> int:
+async def _send_stream(
+    send: Send, response: StreamResponse, request_id: bytes, *, head: bool
+) -> int:
     headers = [*response.headers, (b"x-request-id", request_id)]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if head:
+        # The chunks are made as they are asked for: none are.
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return 0
     sent = 0
     async for chunk in response.chunks:
         if chunk:
@@ -278,4 +297,6 @@ def app_from_environment() -> OutpackApp:
     """Factory for granian (or any ASGI server): settings come from the environment."""
     settings = ServerSettings.from_environment()
     release_large_blocks_to_the_system()
+    # In a worker of `outpack start-server`: exit if the supervisor dies.
+    watch_supervisor_from_environment()
     return create_app(settings, AccessLog() if settings.access_log else None)

@@ -88,8 +88,21 @@ class RequestTimeoutError(HttpError):
         )
 
 
-class ClientDisconnectedError(Exception):
-    """The client went away mid-request; there is nobody left to answer."""
+class IncompleteBodyError(BadRequestError):
+    """The client closed its side of the connection, or all of it, mid-body.
+
+    A half-closed client still reads the answer, so it gets one (400: the
+    request was incomplete); the connection is not reused either way.
+    """
+
+    def __init__(self, received: int, declared: int | None) -> None:
+        of = f" of {declared}" if declared is not None else ""
+        super().__init__(
+            f"Request body truncated: the connection was closed after {received}{of} bytes",
+            ((b"connection", b"close"),),
+        )
+        self.received = received
+        self.declared = declared
 
 
 @dataclass(frozen=True, slots=True)

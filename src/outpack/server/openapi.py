@@ -49,6 +49,13 @@ COMPONENTS: dict[str, Schema] = {
         + ")$",
         "description": "`<algorithm>:<hex digest>`",
     },
+    "LookupHash": {
+        "type": "string",
+        "pattern": r"^\s*(" + "|".join(HASH_ALGORITHMS) + r"):[0-9a-fA-F]+\s*$",
+        "description": "a hash to look up, read as loosely as the reference server reads it: "
+        "any number of hex digits (a digest of the wrong length is simply absent), "
+        "surrounding whitespace allowed",
+    },
     "Failure": {
         "type": "object",
         "required": ["status", "data", "errors"],
@@ -125,7 +132,7 @@ COMPONENTS: dict[str, Schema] = {
     "MissingFilesRequest": {
         "type": "object",
         "required": ["hashes"],
-        "properties": {"hashes": {"type": "array", "items": _ref("Hash")}},
+        "properties": {"hashes": {"type": "array", "items": _ref("LookupHash")}},
     },
 }
 
@@ -146,8 +153,19 @@ FORBIDDEN = _failure("a read-only server, or a read token that tries to write")
 TIMED_OUT = _failure("the request body stopped arriving")
 NULL_OK = _json(_success({"nullable": True, "enum": [None]}), "stored (or already present)")
 
-_ID = {"name": "id", "in": "path", "required": True, "schema": _ref("PacketId")}
-_HASH = {"name": "hash", "in": "path", "required": True, "schema": _ref("Hash")}
+
+def _path_parameter(name: str, schema: Schema, description: str = "") -> Schema:
+    described = {"description": description} if description else {}
+    return {"name": name, "in": "path", "required": True, "schema": schema, **described}
+
+
+_ID = _path_parameter("id", _ref("PacketId"))
+# As in the reference, the metadata routes check no format: any other id is a 404.
+_ANY_ID = _path_parameter(
+    "id", {"type": "string"}, "a packet id; anything that is not a packet here is not found"
+)
+_HASH = _path_parameter("hash", _ref("Hash"))
+_LOOKUP_HASH = _path_parameter("hash", _ref("LookupHash"))
 
 OPERATIONS: dict[str, dict[str, Schema]] = {
     "/": {
@@ -167,10 +185,9 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
     "/metadata/{id}/json": {
         "get": {
             "summary": "A packet's metadata as JSON",
-            "parameters": [_ID],
+            "parameters": [_ANY_ID],
             "responses": {
                 "200": _json(_success({"type": "object"}), "the metadata document"),
-                "400": BAD_INPUT,
                 "404": NOT_FOUND,
             },
         }
@@ -178,13 +195,12 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
     "/metadata/{id}/text": {
         "get": {
             "summary": "A packet's metadata, the exact stored bytes (not enveloped)",
-            "parameters": [_ID],
+            "parameters": [_ANY_ID],
             "responses": {
                 "200": {
                     "description": "the stored bytes",
                     "content": {"text/plain": {"schema": {"type": "string"}}},
                 },
-                "400": BAD_INPUT,
                 "404": NOT_FOUND,
             },
         }
@@ -225,7 +241,7 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
     "/file/{hash}": {
         "get": {
             "summary": "Download a stored file (not enveloped)",
-            "parameters": [_HASH],
+            "parameters": [_LOOKUP_HASH],
             "responses": {
                 "200": {
                     "description": "the file's bytes",
@@ -273,7 +289,10 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
                 "content": {JSON: {"schema": _ref("MissingFilesRequest")}},
             },
             "responses": {
-                "200": _json(_success({"type": "array", "items": _ref("Hash")}), "hashes"),
+                "200": _json(
+                    _success({"type": "array", "items": {"type": "string"}}),
+                    "the hashes asked about that are absent, as they were written",
+                ),
                 "400": BAD_INPUT,
                 "413": TOO_LARGE,
             },
@@ -348,10 +367,11 @@ def openapi_document(patterns: Iterable[str], *, ui: bool = False) -> dict[str, 
     """The document for exactly these route patterns (each must be described above)."""
     paths: dict[str, dict[str, Schema]] = {}
     for pattern in patterns:
-        paths[pattern] = {
+        described = {
             method: _with_common_answers(pattern, method, operation)
             for method, operation in OPERATIONS[pattern].items()
         }
+        paths[pattern] = _with_head(described)
     document: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
@@ -402,3 +422,16 @@ def _with_common_answers(pattern: str, method: str, operation: Schema) -> Schema
         responses["408"] = TIMED_OUT
     # Optional: `{}` means no credentials, which is the default set-up.
     return {**operation, **extra, "responses": responses, "security": [{}, {"bearer": []}]}
+
+
+def _with_head(operations: dict[str, Schema]) -> dict[str, Schema]:
+    """Every GET also answers HEAD: the same status and headers, no body."""
+    get = operations.get("get")
+    if get is None:
+        return operations
+    responses = {
+        status: {"description": answer["description"]}
+        for status, answer in get["responses"].items()
+    }
+    head = {**get, "summary": f"{get['summary']}: headers only", "responses": responses}
+    return {**operations, "head": head}

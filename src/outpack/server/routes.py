@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 
-from outpack.hash import Hash
+from outpack.errors import FileNotFoundInStoreError, PacketNotFoundError
+from outpack.hash import Hash, parse_lookup_hash
+from outpack.ids import is_packet_id
 from outpack.root import Root
 from outpack.server.errors import BadRequestError
 from outpack.server.lists import CachedBody
@@ -90,6 +92,18 @@ def _conditional(request: Request, cached: CachedBody) -> Response:
     return Response(200, cached.body, headers=headers)
 
 
+def _packet_id(request: Request) -> str:
+    """The id of the path, which must name a packet here.
+
+    As in the reference, these routes check no format: whatever is not a
+    packet here is simply not found. Only a valid id ever becomes a path.
+    """
+    packet_id = request.params["id"]
+    if not is_packet_id(packet_id):
+        raise PacketNotFoundError(packet_id)
+    return packet_id
+
+
 class Handlers:
     def __init__(self, root: Root, settings: ServerSettings, metrics: HttpMetrics) -> None:
         self.root = root
@@ -126,10 +140,10 @@ class Handlers:
         return _conditional(request, self.state.metadata_list_body())
 
     async def metadata_json(self, request: Request) -> Response:
-        return Response(200, self.state.metadata_json_body(request.params["id"]))
+        return Response(200, self.state.metadata_json_body(_packet_id(request)))
 
     async def metadata_text(self, request: Request) -> Response:
-        return Response(200, self.state.metadata_text(request.params["id"]), TEXT)
+        return Response(200, self.state.metadata_text(_packet_id(request)), TEXT)
 
     async def checksum(self, request: Request) -> Response:
         algorithm = request.query("alg")
@@ -143,7 +157,12 @@ class Handlers:
 
     async def file_get(self, request: Request) -> FileResponse:
         text = request.params["hash"]
-        path = self.root.store.locate(Hash.parse(text))
+        file_hash = parse_lookup_hash(text)
+        if file_hash is None or not self.root.store.exists(file_hash):
+            # Named as the client wrote it, as the reference does.
+            raise FileNotFoundInStoreError(text)
+        text = text.strip()
+        path = self.root.store.path(file_hash)
         size = os.stat(path).st_size
         return FileResponse(
             # ASGI's pathsend wants an absolute path.

@@ -9,11 +9,11 @@ make a path reach a different route or a different folder.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from outpack.server.errors import ClientDisconnectedError
+from outpack.server.errors import IncompleteBodyError
 from outpack.server.responses import AnyResponse
 
 Scope = dict[str, Any]
@@ -23,7 +23,15 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 class Request:
-    __slots__ = ("_query", "body_consumed", "params", "receive", "request_id", "scope")
+    __slots__ = (
+        "_query",
+        "body_consumed",
+        "params",
+        "receive",
+        "received",
+        "request_id",
+        "scope",
+    )
 
     def __init__(
         self, scope: Scope, receive: Receive, params: dict[str, str], request_id: bytes
@@ -33,6 +41,7 @@ class Request:
         self.params = params
         self.request_id = request_id
         self.body_consumed = False
+        self.received = 0
         self._query: dict[str, str] | None = None
 
     @property
@@ -65,17 +74,22 @@ class Request:
 
         Once the last piece has been seen, this returns `(b"", False)` without
         waiting: servers block a `receive` after the body until the client
-        disconnects, which would stall the response.
+        disconnects, which would stall the response. A body cut short (the
+        client closed its side, or the whole connection) raises
+        IncompleteBodyError.
         """
         if self.body_consumed:
             return b"", False
         message = await self.receive()
         if message["type"] == "http.disconnect":
-            raise ClientDisconnectedError()
+            # Nothing more will come: the request cannot be completed.
+            self.body_consumed = True
+            raise IncompleteBodyError(self.received, self.content_length())
         more = bool(message.get("more_body", False))
         if not more:
             self.body_consumed = True
         chunk: bytes = message.get("body", b"")
+        self.received += len(chunk)
         return chunk, more
 
     def content_length(self) -> int | None:
@@ -121,6 +135,22 @@ class Route:
         return params
 
 
+def with_head(route: Route) -> Route:
+    """The route, answering HEAD wherever it answers GET.
+
+    The GET handler answers; the app then sends its status and headers
+    (Content-Length, ETag, a 304 included) without the body.
+    """
+    if "GET" not in route.methods or "HEAD" in route.methods:
+        return route
+    methods: dict[str, Handler] = {}
+    for name, handler in route.methods.items():
+        methods[name] = handler
+        if name == "GET":
+            methods["HEAD"] = handler
+    return replace(route, methods=methods)
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     route: Route
@@ -129,7 +159,7 @@ class Match:
 
 class Router:
     def __init__(self, routes: Iterable[Route]) -> None:
-        self.routes = tuple(routes)
+        self.routes = tuple(with_head(route) for route in routes)
         self._static = {route.pattern: route for route in self.routes if route.is_static}
         # Dynamic routes indexed by (segment count, first segment), so a path
         # is compared with the one or two patterns that could match it.

@@ -6,6 +6,8 @@ SO_REUSEADDR (a restarted server can listen again at once), and stops on
 SIGTERM or SIGINT: requests in flight get `shutdown_timeout` seconds to
 finish before their worker is killed. An upload cut short that way leaves at
 most a temporary file in `.outpack/tmp`, never a partial file in the store.
+If this process is killed outright (SIGKILL, the OOM killer), each worker
+notices within a second or two and exits on its own (see parent_watch).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from granian.server import Server
 
 # Imported here so that forked workers inherit it already loaded.
 import outpack.server.app  # noqa: F401
+from outpack.server.parent_watch import supervisor_environment
 from outpack.server.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
 
 APP_FACTORY = "outpack.server.app:app_from_environment"
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ def _logging_config(level: str) -> dict[str, object]:
 def serve(settings: ServerSettings, options: RunOptions) -> None:
     """Serve until SIGTERM or SIGINT."""
     os.environ.update(settings.to_environment())
+    # Workers exit if this process dies without stopping them (parent_watch).
+    os.environ.update(supervisor_environment())
     server = Server(
         APP_FACTORY,
         address=options.host,

@@ -18,7 +18,7 @@ from typing import TypeVar
 from outpack.errors import InvalidInputError
 from outpack.hash import Hash, Hasher, verify_hash
 from outpack.server.errors import (
-    ClientDisconnectedError,
+    IncompleteBodyError,
     PayloadTooLargeError,
     RequestTimeoutError,
 )
@@ -65,7 +65,7 @@ async def drain_body(request: Request, limit: int) -> None:
         while more and size <= limit:
             chunk, more = await request.receive_chunk()
             size += len(chunk)
-    except (ClientDisconnectedError, RequestTimeoutError):
+    except (IncompleteBodyError, RequestTimeoutError):
         # Gone or stalled: the error reply goes out regardless, and the
         # connection is not reused (the body was not read to its end).
         return
