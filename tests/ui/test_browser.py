@@ -73,12 +73,17 @@ def shots(tmp_path: Path) -> Callable[[Any, str], None]:
     return take
 
 
+@pytest.fixture
+def demo_url(demo_root: Path, start_server: StartServer) -> str:
+    """The address of a server of the demo root."""
+    return start_server(demo_root).url
+
+
 def test_home_to_packet_to_file_and_back(
-    demo_root: Path, start_server: StartServer, tab: Tab, shots: Callable[[Any, str], None]
+    demo_url: str, tab: Tab, shots: Callable[[Any, str], None]
 ) -> None:
-    server = start_server(demo_root)
     page = tab.page
-    page.goto(server.url + "/ui/")
+    page.goto(demo_url + "/ui/")
     assert page.title() == "Packets · outpack"
     assert page.locator("#names tbody tr").count() == 3
     shots(page, "home")
@@ -105,16 +110,13 @@ def test_home_to_packet_to_file_and_back(
     page.go_back()
     page.go_back()
     page.go_back()
-    assert page.url == server.url + "/ui/"
+    assert page.url == demo_url + "/ui/"
     assert not tab.dialogs
 
 
-def test_query_and_bad_query(
-    demo_root: Path, start_server: StartServer, tab: Tab, shots: Callable[[Any, str], None]
-) -> None:
-    server = start_server(demo_root)
+def test_query_and_bad_query(demo_url: str, tab: Tab, shots: Callable[[Any, str], None]) -> None:
     page = tab.page
-    page.goto(server.url + "/ui/")
+    page.goto(demo_url + "/ui/")
     page.fill("#q", 'name == "data" && parameter:clean == true')
     page.press("#q", "Enter")
     page.wait_for_url(SEARCH)
@@ -133,10 +135,9 @@ def test_query_and_bad_query(
     shots(page, "bad-query")
 
 
-def test_download_all_checked_by_hash(demo_root: Path, start_server: StartServer, tab: Tab) -> None:
-    server = start_server(demo_root)
+def test_download_all_checked_by_hash(demo_root: Path, demo_url: str, tab: Tab) -> None:
     page = tab.page
-    page.goto(f"{server.url}/ui/packet/{MODEL}")
+    page.goto(f"{demo_url}/ui/packet/{MODEL}")
     with page.expect_download() as info:
         page.get_by_role("link", name=re.compile("Download all")).click()
     download = info.value
@@ -227,10 +228,9 @@ def test_hostile_packet_runs_nothing(
     assert not [line for line in tab.console if "PWNED" in line and "Refused" not in line]
 
 
-def test_keyboard_navigation(demo_root: Path, start_server: StartServer, tab: Tab) -> None:
-    server = start_server(demo_root)
+def test_keyboard_navigation(demo_url: str, tab: Tab) -> None:
     page = tab.page
-    page.goto(server.url + "/ui/")
+    page.goto(demo_url + "/ui/")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.keyboard.press("Enter")
@@ -249,7 +249,7 @@ def test_keyboard_navigation(demo_root: Path, start_server: StartServer, tab: Ta
     page.wait_for_url("**/file/fit.txt")
     assert "slope=0.42" in page.locator("pre.preview-text").inner_text()
     # The filter box narrows the home page as one types.
-    page.goto(server.url + "/ui/")
+    page.goto(demo_url + "/ui/")
     _tab_to(page, None, element_id="filter")
     page.keyboard.type("rep")
     assert page.locator("#names tbody tr:visible").count() == 1
