@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_ROOT ?= demo-root
 
-.PHONY: setup serve demo test lint typecheck check bench clean
+.PHONY: setup serve demo test lint typecheck check bench clean screenshots
 
 $(BIN)/outpack: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ bench: setup
 	$(BIN)/python benchmarks/query_bench.py
 	$(BIN)/python benchmarks/server_bench.py
 	$(BIN)/python -m benchmarks.scale_bench
+	$(BIN)/python -m benchmarks.ui_bench
+
+# Retakes docs/images/ui-*.png (docs/ui.md) from the demo root, in chromium.
+screenshots: setup
+	OUTPACK_SCREENSHOTS=1 $(BIN)/pytest tests/ui/test_browser.py -q
 
 clean:
 	rm -rf $(VENV) $(DEMO_ROOT) .pytest_cache .mypy_cache .ruff_cache

@@ -111,6 +111,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(lines of '<name> read|read-write <token or sha256:hex>'); see docs/operations.md",
     )
     parser.add_argument(
+        "--no-ui",
+        action="store_true",
+        help="do not serve the packet browser (the web pages under /ui/)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("critical", "error", "warning", "info", "debug"),
         default="info",
@@ -133,6 +138,10 @@ def run(args: argparse.Namespace) -> int:
     from outpack.server.run import RunOptions, serve  # noqa: PLC0415
 
     host, port = args.listen
+    if not args.no_ui:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        print(f"Packet browser: http://{shown}:{port}/ui/", flush=True)
     settings = ServerSettings(
         root=str(root.path.resolve()),
         max_body_size=args.max_body_size,
@@ -140,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         read_only=args.read_only,
         token_file=token_file,
         body_timeout=args.body_timeout,
+        ui=not args.no_ui,
     )
     serve(
         settings,

@@ -31,11 +31,18 @@ from outpack.server.memory import release_large_blocks_to_the_system
 from outpack.server.metrics import HttpMetrics, method_label
 from outpack.server.openapi import openapi_document
 from outpack.server.parent_watch import watch_supervisor_from_environment
-from outpack.server.responses import AnyResponse, FileResponse, Response, failure_response
+from outpack.server.responses import (
+    AnyResponse,
+    FileResponse,
+    Response,
+    StreamResponse,
+    failure_response,
+)
 from outpack.server.routes import Handlers
 from outpack.server.routing import Match, Message, Receive, Request, Router, Scope, Send
 from outpack.server.settings import ServerSettings
 from outpack.server.uploads import drain_body
+from outpack.ui import UserInterface
 
 logger = logging.getLogger("outpack.server")
 
@@ -78,12 +85,15 @@ class OutpackApp:
         self.settings = settings
         self.metrics = HttpMetrics()
         self.handlers = Handlers(root, settings, self.metrics)
-        routes = self.handlers.routes()
-        self.openapi = openapi_document(route.pattern for route in routes)
+        self.policy = access_policy(settings)
+        interface = UserInterface(root, self.handlers.state, self.policy)
+        self.ui = interface if settings.ui else None
+        api = self.handlers.routes() + interface.api_routes()
+        routes = api + (interface.routes() if self.ui else [])
+        self.openapi = openapi_document((route.pattern for route in api), ui=settings.ui)
         self.handlers.openapi_response = Response(200, orjson.dumps(self.openapi))
         self.router = Router(routes)
         self.access_log = access_log
-        self.policy = access_policy(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -185,6 +195,9 @@ class OutpackApp:
                 # read the answer instead of a reset connection (a stalled
                 # client would only stall us again).
                 await drain_body(request, self.settings.max_body_size)
+            path = self._path(request)
+            if self.ui is not None and self.ui.owns(path):
+                return self.ui.failure(request, path, err)
             return failure_response(info.status, info.error, info.detail, info.headers)
 
     def _authorize(self, request: Request) -> None:
@@ -207,6 +220,8 @@ class OutpackApp:
         head = scope["method"] == "HEAD"
         if isinstance(response, FileResponse):
             return await _send_file(scope, send, response, request_id, head=head)
+        if isinstance(response, StreamResponse):
+            return await _send_stream(send, response, request_id, head=head)
         body = response.body
         headers = [
             (b"content-type", response.content_type),
@@ -268,6 +283,24 @@ async def _send_file(
     if response.tail and sent == file_part:
         await send({"type": "http.response.body", "body": response.tail, "more_body": True})
         sent += len(response.tail)
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return sent
+
+
+async def _send_stream(
+    send: Send, response: StreamResponse, request_id: bytes, *, head: bool
+) -> int:
+    headers = [*response.headers, (b"x-request-id", request_id)]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if head:
+        # The chunks are made as they are asked for: none are.
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return 0
+    sent = 0
+    async for chunk in response.chunks:
+        if chunk:
+            sent += len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
     return sent
 

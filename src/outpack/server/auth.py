@@ -22,7 +22,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
+from urllib.parse import unquote
 
 from outpack.errors import ConfigError
 
@@ -33,6 +35,15 @@ MIN_TOKEN_LENGTH = 16
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Probes and load balancers check `GET /` without credentials.
 PUBLIC_PATHS = frozenset({"/"})
+# The packet browser's stylesheet and script, which the sign-in page needs.
+PUBLIC_PREFIXES = ("/ui/static/",)
+# The browser's sign-in form posts its token here (checked by the page itself);
+# neither path reads nor changes the repository.
+SESSION_PATHS = frozenset({"/ui/signin", "/ui/signout"})
+# The browser keeps its token in this cookie (HttpOnly, SameSite=Strict), which
+# counts for reading only: a cross-site form can never write with it.
+TOKEN_COOKIE = "outpack_token"
+COOKIE_METHODS = frozenset({"GET", "HEAD"})
 
 
 class AccessDenied(Exception):  # noqa: N818 - reads as the verdict it is
@@ -110,6 +121,18 @@ def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
+def cookie_token(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for key, value in headers:
+        if key == b"cookie":
+            try:
+                morsel = SimpleCookie(value.decode("latin-1")).get(TOKEN_COOKIE)
+            except CookieError:
+                continue
+            if morsel is not None and morsel.value:
+                return unquote(morsel.value)
+    return None
+
+
 @dataclass(frozen=True)
 class AccessPolicy:
     read_only: bool = False
@@ -132,10 +155,15 @@ class AccessPolicy:
 
     def check(self, method: str, path: str, headers: list[tuple[bytes, bytes]]) -> str | None:
         """Raise AccessDenied, or return the name of the caller's token (if any)."""
+        if path in SESSION_PATHS:
+            return None
         writes = method not in SAFE_METHODS
         name = None
-        if self.tokens and path not in PUBLIC_PATHS:
-            entry = self.identify(bearer_token(headers))
+        if self.tokens and path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES):
+            token = bearer_token(headers)
+            if token is None and method in COOKIE_METHODS:
+                token = cookie_token(headers)
+            entry = self.identify(token)
             if entry is None:
                 raise AccessDenied(401, "A valid bearer token is required")
             if writes and entry.rights != READ_WRITE:

@@ -29,6 +29,17 @@ def _success(data: Schema) -> Schema:
     }
 
 
+# What a packet's summary holds, in Packit's list and in search results.
+PACKET_FIELDS: dict[str, Schema] = {
+    "id": _ref("PacketId"),
+    "name": {"type": "string"},
+    "parameters": {"type": "object", "nullable": True},
+    "time": {
+        "type": "object",
+        "properties": {"start": {"type": "number"}, "end": {"type": "number"}},
+    },
+}
+
 COMPONENTS: dict[str, Schema] = {
     "PacketId": {"type": "string", "pattern": "^[0-9]{8}-[0-9]{6}-[0-9a-fA-F]{8}$"},
     "Hash": {
@@ -85,15 +96,29 @@ COMPONENTS: dict[str, Schema] = {
         "type": "object",
         "required": ["id", "name"],
         "additionalProperties": False,
+        "properties": {**PACKET_FIELDS, "custom": {"type": "object", "nullable": True}},
+    },
+    "SearchResult": {
+        "type": "object",
+        "required": ["query", "total", "page", "per_page", "packets"],
         "properties": {
-            "id": _ref("PacketId"),
-            "name": {"type": "string"},
-            "parameters": {"type": "object", "nullable": True},
-            "time": {
-                "type": "object",
-                "properties": {"start": {"type": "number"}, "end": {"type": "number"}},
+            "query": {"type": "string"},
+            "total": {"type": "integer", "description": "matching packets in all pages"},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+            "packets": {"type": "array", "items": _ref("PacketSummary")},
+        },
+    },
+    "PacketSummary": {
+        "type": "object",
+        "required": ["id", "name", "parameters", "time", "display"],
+        "properties": {
+            **PACKET_FIELDS,
+            "display": {
+                "type": "string",
+                "nullable": True,
+                "description": "`custom.orderly.description.display`, when present",
             },
-            "custom": {"type": "object", "nullable": True},
         },
     },
     "MissingPacketsRequest": {
@@ -295,6 +320,40 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
             },
         }
     },
+    "/search": {
+        "get": {
+            "summary": "Packets matching a query, newest first, a page at a time",
+            "description": "The outpack query language, evaluated as by `outpack search` "
+            "(including `usedby`/`uses`). A query that does not parse is a 400 whose "
+            "`errors[0].detail` is the parser's message and `errors[0].position` says "
+            "where (`offset` from 0, `line` and `column` from 1).",
+            "parameters": [
+                {
+                    "name": "query",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": 'e.g. `latest(name == "data")`; empty or absent: all',
+                },
+                {
+                    "name": "page",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "default": 1},
+                },
+                {
+                    "name": "per_page",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                },
+            ],
+            "responses": {
+                "200": _json(_success(_ref("SearchResult")), "one page of matches"),
+                "400": BAD_INPUT,
+            },
+        }
+    },
     "/openapi.json": {
         "get": {
             "summary": "This description",
@@ -304,7 +363,7 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
 }
 
 
-def openapi_document(patterns: Iterable[str]) -> dict[str, Any]:
+def openapi_document(patterns: Iterable[str], *, ui: bool = False) -> dict[str, Any]:
     """The document for exactly these route patterns (each must be described above)."""
     paths: dict[str, dict[str, Schema]] = {}
     for pattern in patterns:
@@ -313,7 +372,7 @@ def openapi_document(patterns: Iterable[str]) -> dict[str, Any]:
             for method, operation in OPERATIONS[pattern].items()
         }
         paths[pattern] = _with_head(described)
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
             "title": "outpack server",
@@ -328,6 +387,12 @@ def openapi_document(patterns: Iterable[str]) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+    if ui:
+        document["externalDocs"] = {
+            "description": "The packet browser: this repository's packets in a web browser",
+            "url": "/ui/",
+        }
+    return document
 
 
 # Answers cached by content: pollers send the tag back and get a bodiless 304.

@@ -6,6 +6,7 @@ so a cached body can be sent again without touching Python objects.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +62,16 @@ class FileResponse:
     tail: bytes = b""
 
 
-AnyResponse = Response | FileResponse
+@dataclass(frozen=True, slots=True)
+class StreamResponse:
+    """A body of unknown length, sent chunk by chunk as `chunks` yields them."""
+
+    chunks: AsyncIterator[bytes]
+    headers: Headers = ()
+    status: int = 200
+
+
+AnyResponse = Response | FileResponse | StreamResponse
 
 
 def json_response(data: Any) -> Response:

@@ -19,6 +19,7 @@ READ_ONLY_ENV = "OUTPACK_SERVER_READ_ONLY"
 # readable by anyone who can inspect it, the file can be kept private.
 TOKEN_FILE_ENV = "OUTPACK_SERVER_TOKEN_FILE"
 BODY_TIMEOUT_ENV = "OUTPACK_SERVER_BODY_TIMEOUT"
+UI_ENV = "OUTPACK_SERVER_UI"
 
 # Metadata and JSON request bodies are read whole; a metadata document
 # listing tens of thousands of files stays far below this.
@@ -38,6 +39,8 @@ class ServerSettings:
     read_only: bool = False
     token_file: str | None = None
     body_timeout: float = DEFAULT_BODY_TIMEOUT
+    # The packet browser under /ui/.
+    ui: bool = True
 
     def to_environment(self) -> dict[str, str]:
         return {
@@ -47,6 +50,7 @@ class ServerSettings:
             READ_ONLY_ENV: "1" if self.read_only else "0",
             TOKEN_FILE_ENV: self.token_file or "",
             BODY_TIMEOUT_ENV: repr(self.body_timeout),
+            UI_ENV: "1" if self.ui else "0",
         }
 
     @classmethod
@@ -62,6 +66,7 @@ class ServerSettings:
             read_only=env.get(READ_ONLY_ENV, "0") == "1",
             token_file=env.get(TOKEN_FILE_ENV) or None,
             body_timeout=float(env.get(BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT)),
+            ui=env.get(UI_ENV, "1") != "0",
         )
 
 
