@@ -36,7 +36,14 @@ from outpack.query.index import QueryIndex
 from outpack.query.parser import parse_query
 from outpack.root import Root
 
-__all__ = ["MAX_QUERY_LENGTH", "apply_scope", "index_for", "search"]
+__all__ = [
+    "MAX_QUERY_LENGTH",
+    "IndexedCatalog",
+    "apply_scope",
+    "index_for",
+    "parse_search",
+    "search",
+]
 
 # Real queries are a few hundred characters; this bounds the work an untrusted
 # caller can ask for (the parser itself has no length or nesting limit).
@@ -77,10 +84,17 @@ SNAPSHOT_INTERVAL_S = 30.0
 
 
 @dataclass
-class _Indexed:
-    """A root's catalog and the query index derived from it, kept current by difference."""
+class IndexedCatalog:
+    """A catalog and the query index derived from it, kept current by difference.
+
+    `refresh` reads the root's changes into the catalog, then `sync`s the
+    index. A server, whose catalog is refreshed (and saved) by its own state,
+    calls only `sync`, with `saves_snapshot` off. Neither is thread-safe: the
+    owner serialises them with its searches (`lock`, or the server's own).
+    """
 
     catalog: Catalog
+    saves_snapshot: bool = True
     index: QueryIndex = field(default_factory=QueryIndex)
     lock: threading.RLock = field(default_factory=threading.RLock)
     version: int = -1
@@ -89,6 +103,10 @@ class _Indexed:
 
     def refresh(self) -> None:
         self.catalog.refresh()
+        self.sync()
+
+    def sync(self) -> None:
+        """Bring the index up to the catalog's version."""
         if self.version != self.catalog.version:
             changes = self.catalog.changes_since(self.version)
             if changes is None or changes.removed:
@@ -101,7 +119,8 @@ class _Indexed:
                         self.index.add(summary)
             self.version = self.catalog.version
             self.searched_cache.clear()
-            self._save()
+            if self.saves_snapshot:
+                self._save()
 
     def _save(self) -> None:
         now = time.monotonic()
@@ -138,8 +157,31 @@ class _Indexed:
         self.searched_cache[key] = result
         return result
 
+    def evaluate(  # noqa: PLR0913  # keyword-only: the values `search` takes
+        self,
+        node: QueryNode,
+        *,
+        this: Mapping[str, object] | None = None,
+        environment: Mapping[str, object] | None = None,
+        locations: Collection[str] | None = None,
+        unpacked_only: bool = False,
+        subqueries: Mapping[str, QueryNode] | None = None,
+    ) -> list[str]:
+        """Ids of the packets a parsed query finds in the index as it is, ascending."""
+        found = evaluate(
+            node,
+            self.index,
+            searched=self.searched(locations, unpacked_only),
+            this=this,
+            environment=environment,
+            subqueries=subqueries,
+        )
+        if len(found) * 8 > len(self.index):
+            return [packet_id for packet_id in self.index.sorted_ids() if packet_id in found]
+        return sorted(found)
 
-_by_path: dict[str, _Indexed] = {}
+
+_by_path: dict[str, IndexedCatalog] = {}
 _registry_lock = threading.Lock()
 
 
@@ -159,13 +201,13 @@ def _skip_teardown() -> None:
     gc.freeze()
 
 
-def _indexed(root: Root | str | os.PathLike[str]) -> _Indexed:
+def _indexed(root: Root | str | os.PathLike[str]) -> IndexedCatalog:
     with _registry_lock:
         opened = root if isinstance(root, Root) else Root.open(root)
         key = str(Path(opened.path).resolve())
         state = _by_path.get(key)
         if state is None:
-            state = _by_path[key] = _Indexed(Catalog(opened, persistent=True))
+            state = _by_path[key] = IndexedCatalog(Catalog(opened, persistent=True))
         return state
 
 
@@ -194,6 +236,15 @@ def _parse_subqueries(
     return parsed
 
 
+def parse_search(text: str) -> QueryNode:
+    """Parse a query from an untrusted source: QueryParseError if too long or malformed."""
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QueryParseError(
+            f"Query is {len(text)} characters long; the limit is {MAX_QUERY_LENGTH}"
+        )
+    return parse_query(text)
+
+
 def search(  # noqa: PLR0913  # keyword-only options, one per `outpack search` flag
     root: Root | str | os.PathLike[str],
     query: str | QueryNode,
@@ -216,28 +267,19 @@ def search(  # noqa: PLR0913  # keyword-only options, one per `outpack search` f
     Raises QueryParseError for a malformed query and QueryEvaluationError for
     one that cannot be evaluated (e.g. `single` finding two packets).
     """
-    for text in (query, scope):
-        if isinstance(text, str) and len(text) > MAX_QUERY_LENGTH:
-            raise QueryParseError(
-                f"Query is {len(text)} characters long; the limit is {MAX_QUERY_LENGTH}"
-            )
-    node = parse_query(query) if isinstance(query, str) else query
-    scope_node = parse_query(scope) if isinstance(scope, str) else scope
+    node = parse_search(query) if isinstance(query, str) else query
+    scope_node = parse_search(scope) if isinstance(scope, str) else scope
     node = apply_scope(node, name, scope_node)
     parsed_subqueries = _parse_subqueries(subqueries)
     wanted = None if locations is None else list(locations)
     state = _indexed(root)
     with state.lock:
         state.refresh()
-        searched = state.searched(wanted, unpacked_only)
-        found = evaluate(
+        return state.evaluate(
             node,
-            state.index,
-            searched=searched,
             this=this,
             environment=environment,
+            locations=wanted,
+            unpacked_only=unpacked_only,
             subqueries=parsed_subqueries,
         )
-        if len(found) * 8 > len(state.index):
-            return [packet_id for packet_id in state.index.sorted_ids() if packet_id in found]
-        return sorted(found)

@@ -44,6 +44,7 @@ import orjson
 from outpack.catalog import Catalog
 from outpack.errors import OutpackError
 from outpack.hash import hash_bytes, validate_algorithm
+from outpack.query.service import IndexedCatalog
 from outpack.root import Root
 from outpack.server.bodies import BodyFile, CachedBody, remove_retired, remove_unused
 from outpack.server.lists import MetadataList, PackitList, packit_array
@@ -177,6 +178,8 @@ class ServerState:
         # Built in the first refresh, in a thread: loading a snapshot of a
         # large root takes a second, and GET / should not wait for it.
         self._catalog: Catalog | None = None
+        # The query index, built on the first search (the packet browser's).
+        self._indexed: IndexedCatalog | None = None
         self.view = View()
         self._metadata_list = MetadataList(root)
         self._packit_list = PackitList(root)
@@ -295,6 +298,26 @@ class ServerState:
             save = self._snapshots.take(self._catalog, force=True)
             if save is not None:
                 self._in_background(save)
+
+    # -- queries ------------------------------------------------------------
+
+    async def with_index(self, work: Callable[[IndexedCatalog], T]) -> T:
+        """`work`'s result, run in the refresh thread's turn with the index current.
+
+        Refreshes wait meanwhile, so `work` sees the catalog and index of one
+        version, unchanging.
+        """
+        await self.fresh()
+        return await self._in_thread(lambda: work(self._synced_index()))
+
+    def _synced_index(self) -> IndexedCatalog:
+        catalog = self._catalog
+        assert catalog is not None
+        if self._indexed is None or self._indexed.catalog is not catalog:
+            self._indexed = IndexedCatalog(catalog, saves_snapshot=False)
+        self._indexed.sync()
+        self._freeze("index", catalog)
+        return self._indexed
 
     # -- lists --------------------------------------------------------------
 

@@ -27,7 +27,7 @@ PREFIX = "/ui/"
 
 class UserInterface:
     def __init__(self, root: Root, state: ServerState, policy: AccessPolicy) -> None:
-        data = UiData(root, state.catalog, state.refresh, state.metadata_text)
+        data = UiData(root, state)
         self.pages = Pages(data, sign_out=bool(policy.tokens))
         self.downloads = Downloads(data)
         self.session = Session(policy)

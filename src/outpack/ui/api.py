@@ -6,7 +6,6 @@ metadata document to filter it themselves.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,14 +36,9 @@ def _whole(request: Request, name: str, default: int, upper: int) -> int:
 
 def parse_failure(err: QueryParseError) -> Response:
     """400, with the parser's message and where in the query it stopped."""
-    details = vars(err)
     error: dict[str, Any] = {"error": INVALID_INPUT, "detail": err.message}
-    if "position" in details:
-        error["position"] = {
-            "offset": details["position"],
-            "line": details["line"],
-            "column": details["column"],
-        }
+    if err.position is not None:
+        error["position"] = {"offset": err.position, "line": err.line, "column": err.column}
     body = orjson.dumps({"status": "failure", "data": None, "errors": [error]})
     return Response(400, body, JSON)
 
@@ -57,30 +51,33 @@ class SearchApi:
         query = request.query("query") or ""
         page = _whole(request, "page", 1, 1 << 30)
         per_page = _whole(request, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
+
+        def gather() -> tuple[int, list[dict[str, Any]]]:
+            found = self.data.search(query, (page - 1) * per_page, per_page, words=False)
+            described = self.data.described(found.ids)
+            index = self.data.index()
+            packets = [
+                {
+                    "id": packet_id,
+                    "name": index.names[packet_id],
+                    "parameters": dict(index.parameters[packet_id]) or None,
+                    "time": {"start": self.data.start(packet_id), "end": self.data.end(packet_id)},
+                    "display": described[packet_id].display,
+                }
+                for packet_id in found.ids
+            ]
+            return found.total, packets
+
         try:
-            found = await asyncio.to_thread(
-                lambda: self.data.search(query, (page - 1) * per_page, per_page, words=False)
-            )
+            total, packets = await self.data.run(gather)
         except QueryParseError as err:
             return parse_failure(err)
         except QueryEvaluationError as err:
             raise BadRequestError(f"Failed to evaluate query: {err.message}") from err
-        described = await asyncio.to_thread(lambda: self.data.described(found.ids))
-        index = self.data.index()
-        packets = [
-            {
-                "id": packet_id,
-                "name": index.names[packet_id],
-                "parameters": dict(index.parameters[packet_id]) or None,
-                "time": {"start": self.data.start(packet_id), "end": self.data.end(packet_id)},
-                "display": described[packet_id].display,
-            }
-            for packet_id in found.ids
-        ]
         return json_response(
             {
                 "query": query,
-                "total": found.total,
+                "total": total,
                 "page": page,
                 "per_page": per_page,
                 "packets": packets,

@@ -1,11 +1,14 @@
 """The one place the packet browser reads the repository from.
 
 Everything the pages show comes through `UiData`: the packet list and the
-query index (kept in memory by the catalog), and the metadata documents of
+query index (kept in memory by the server's state), and the metadata documents of
 the packets a page displays (read one by one, through the server's metadata
 cache). Display names live in each packet's `custom` field, which is not
 kept in memory, so they are read per displayed packet and kept in a small
 cache; packets are immutable, so a cached name never goes stale.
+
+A page does its reading in one `run`: a thread that has the catalog and the
+index current and unchanging (see `ServerState.with_index`).
 """
 
 from __future__ import annotations
@@ -17,19 +20,21 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
-from outpack.catalog import Catalog
 from outpack.errors import OutpackError, PacketNotFoundError, QueryParseError
 from outpack.fsutil import read_many
 from outpack.hash import Hash
 from outpack.ids import validate_packet_id
 from outpack.metadata import PacketMetadata, parse_metadata
 from outpack.query.index import QueryIndex
-from outpack.query.service import index_for, search
+from outpack.query.service import IndexedCatalog, parse_search
 from outpack.root import Root
+from outpack.server.state import ServerState
+
+T = TypeVar("T")
 
 DISPLAY_CACHE_ENTRIES = 20_000
 # Plain words: anything without the query language's punctuation.
@@ -100,19 +105,12 @@ class _DisplayCache:
 
 
 class UiData:
-    """Read-only access for the pages; `refresh` first, then ask."""
+    """Read-only access for the pages: everything is asked inside `run`."""
 
-    def __init__(
-        self,
-        root: Root,
-        catalog: Catalog,
-        refresh: Callable[[], None],
-        metadata_bytes: Callable[[str], bytes],
-    ) -> None:
+    def __init__(self, root: Root, state: ServerState) -> None:
         self.root = root
-        self._catalog = catalog
-        self._refresh = refresh
-        self._metadata_bytes = metadata_bytes
+        self._state = state
+        self._indexed: IndexedCatalog | None = None
         self._display = _DisplayCache(DISPLAY_CACHE_ENTRIES)
         self._overview: tuple[int, list[NameRow]] = (-1, [])
         self._lock = threading.Lock()
@@ -121,9 +119,23 @@ class UiData:
         self._all_displays: dict[str, str] = {}
         self._words: tuple[int, list[str], list[str]] = (-1, [], [])
 
+    async def run(self, work: Callable[[], T]) -> T:
+        """`work`'s result, computed in a thread with the catalog and index current."""
+
+        def within(indexed: IndexedCatalog) -> T:
+            self._indexed = indexed
+            return work()
+
+        return await self._state.with_index(within)
+
+    @property
+    def _current(self) -> IndexedCatalog:
+        if self._indexed is None:
+            raise RuntimeError("the repository is read inside UiData.run only")
+        return self._indexed
+
     def index(self) -> QueryIndex:
-        self._refresh()
-        return index_for(self._catalog)
+        return self._current.index
 
     # -- the list of names ---------------------------------------------------
 
@@ -145,16 +157,16 @@ class UiData:
     # -- one packet -----------------------------------------------------------
 
     def start(self, packet_id: str) -> float:
-        summary = self._catalog.summaries.get(packet_id)
+        summary = self._current.catalog.summary(packet_id)
         return summary.start if summary is not None else 0.0
 
     def end(self, packet_id: str) -> float:
-        summary = self._catalog.summaries.get(packet_id)
+        summary = self._current.catalog.summary(packet_id)
         return summary.end if summary is not None else 0.0
 
     def metadata_bytes(self, packet_id: str) -> bytes:
         validate_packet_id(packet_id)
-        return self._metadata_bytes(packet_id)
+        return self._state.metadata_text(packet_id)
 
     def metadata(self, packet_id: str) -> PacketMetadata:
         return parse_metadata(self.metadata_bytes(packet_id), f" of packet '{packet_id}'")
@@ -190,12 +202,16 @@ class UiData:
         return sorted(self.index().used_by.get(packet_id, ()), reverse=True)
 
     def locations_of(self, packet_id: str) -> list[str]:
-        records = self._catalog.records
-        return [name for name in self._catalog.location_names() if packet_id in records[name]]
+        catalog = self._current.catalog
+        return [name for name in catalog.location_names() if packet_id in catalog.records(name)]
 
     def file_path(self, file_hash: str) -> Path:
         """The stored file with this hash; FileNotFoundInStoreError if absent."""
         return self.root.store.locate(Hash.parse(file_hash))
+
+    def packet_metadata(self, packet_id: str) -> PacketMetadata:
+        """The metadata of a packet that exists: PacketNotFoundError otherwise."""
+        return self.metadata(self.require(packet_id))
 
     def require(self, packet_id: str) -> str:
         validate_packet_id(packet_id)
@@ -213,7 +229,7 @@ class UiData:
             ids = index.sorted_ids()
             return Found(_newest(ids, offset, limit), len(ids), words=False)
         try:
-            found = search(self._catalog, text)
+            found = self._current.evaluate(parse_search(text))
         except QueryParseError:
             if not words or not _WORDS.match(text):
                 raise

@@ -47,9 +47,8 @@ class Downloads:
     data: UiData
 
     async def raw(self, request: Request) -> FileResponse:
-        packet_id = self.data.require(request.params["id"])
         path = request.params["path"]
-        meta = await asyncio.to_thread(lambda: self.data.metadata(packet_id))
+        meta = await self.data.run(lambda: self.data.packet_metadata(request.params["id"]))
         file = find_file(meta, path)
         stored = self.data.file_path(file.hash)
         inline = request.query("download") is None
@@ -64,8 +63,8 @@ class Downloads:
         )
 
     async def zip(self, request: Request) -> StreamResponse:
-        packet_id = self.data.require(request.params["id"])
-        meta = await asyncio.to_thread(lambda: self.data.metadata(packet_id))
+        packet_id = request.params["id"]
+        meta = await self.data.run(lambda: self.data.packet_metadata(packet_id))
 
         def entries() -> list[ZipEntry]:
             # Every file is located before anything is sent: a missing one is

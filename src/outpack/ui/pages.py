@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from outpack.errors import NotFoundError, QueryEvaluationError, QueryParseError
 from outpack.metadata import PacketFile, PacketMetadata
 from outpack.server.responses import Response
 from outpack.server.routing import Request
 from outpack.ui import graph
-from outpack.ui.data import Described, UiData
+from outpack.ui.data import Described, NameRow, UiData
 from outpack.ui.files import preview
 from outpack.ui.render import page, url_segment
 
@@ -42,12 +43,16 @@ class Pages:
 
     async def home(self, request: Request) -> Response:
         wanted = (request.query("filter") or "").strip()
-        rows = await asyncio.to_thread(self.data.overview)
-        total = sum(row.count for row in rows)
-        if wanted:
-            rows = [row for row in rows if wanted.lower() in row.name.lower()]
-        shown = rows[:HOME_ROWS]
-        described = await asyncio.to_thread(lambda: self.data.described(r.latest for r in shown))
+
+        def gather() -> tuple[int, list[NameRow], list[NameRow], dict[str, Described]]:
+            rows = self.data.overview()
+            total = sum(row.count for row in rows)
+            if wanted:
+                rows = [row for row in rows if wanted.lower() in row.name.lower()]
+            shown = rows[:HOME_ROWS]
+            return total, rows, shown, self.data.described(row.latest for row in shown)
+
+        total, rows, shown, described = await self.data.run(gather)
         return page(
             "home.html",
             rows=shown,
@@ -61,67 +66,77 @@ class Pages:
     async def search(self, request: Request) -> Response:
         query = request.query("q") or ""
         number = page_number(request.query("page"))
+
+        def gather() -> dict[str, Any]:
+            found = self.data.search(query, (number - 1) * PAGE_SIZE, PAGE_SIZE)
+            index = self.data.index()
+            return {
+                "ids": found.ids,
+                "total": found.total,
+                "words": found.words,
+                "pages": max((found.total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+                "names": {packet_id: index.names[packet_id] for packet_id in found.ids},
+                "parameters": {packet_id: index.parameters[packet_id] for packet_id in found.ids},
+                "starts": {packet_id: self.data.start(packet_id) for packet_id in found.ids},
+                "described": self.data.described(found.ids),
+            }
+
         try:
-            found = await asyncio.to_thread(
-                lambda: self.data.search(query, (number - 1) * PAGE_SIZE, PAGE_SIZE)
-            )
+            shown = await self.data.run(gather)
         except QueryParseError as err:
             return page("search.html", 400, query=query, error=err.message, sign_out=self.sign_out)
         except QueryEvaluationError as err:
             message = f"Failed to evaluate query\n{err.message}"
             return page("search.html", 400, query=query, error=message, sign_out=self.sign_out)
-        index = self.data.index()
-        described = await asyncio.to_thread(lambda: self.data.described(found.ids))
         return page(
             "search.html",
             query=query,
             error=None,
-            ids=found.ids,
-            total=found.total,
-            words=found.words,
             page=number,
-            pages=max((found.total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
-            names={packet_id: index.names[packet_id] for packet_id in found.ids},
-            parameters={packet_id: index.parameters[packet_id] for packet_id in found.ids},
-            starts={packet_id: self.data.start(packet_id) for packet_id in found.ids},
-            described=described,
             sign_out=self.sign_out,
+            **shown,
         )
 
     async def packet(self, request: Request) -> Response:
-        packet_id = self.data.require(request.params["id"])
-        meta = await asyncio.to_thread(lambda: self.data.metadata(packet_id))
-        used_by = self.data.used_by(packet_id)
-        layout = graph.layout(packet_id, self.data.depends_on, self.data.used_by)
-        linked = {dep.packet for dep in meta.depends} | set(used_by[:LINKED])
-        linked |= {node.id for node in layout.nodes}
-        index = self.data.index()
-        names = {packet_id: index.names[packet_id] for packet_id in linked if packet_id in index}
-        described = await asyncio.to_thread(
-            lambda: self.data.described([packet_id, *sorted(linked)])
-        )
-        inputs = {f.here: (dep.packet, f.there) for dep in meta.depends for f in dep.files}
+        packet_id = request.params["id"]
+
+        def gather() -> dict[str, Any]:
+            self.data.require(packet_id)
+            meta = self.data.metadata(packet_id)
+            used_by = self.data.used_by(packet_id)
+            layout = graph.layout(packet_id, self.data.depends_on, self.data.used_by)
+            linked = {dep.packet for dep in meta.depends} | set(used_by[:LINKED])
+            linked |= {node.id for node in layout.nodes}
+            index = self.data.index()
+            described = self.data.described([packet_id, *sorted(linked)])
+            return {
+                "meta": meta,
+                "this": described.get(packet_id, Described(None, None)),
+                "names": {i: index.names[i] for i in linked if i in index},
+                "described": described,
+                "inputs": {
+                    f.here: (dep.packet, f.there) for dep in meta.depends for f in dep.files
+                },
+                "used_by": used_by[:LINKED],
+                "used_by_more": max(len(used_by) - LINKED, 0),
+                "graph": layout,
+                "locations": self.data.locations_of(packet_id),
+                "total_size": sum(file.size for file in meta.files),
+            }
+
+        shown = await self.data.run(gather)
         return page(
             "packet.html",
-            meta=meta,
-            this=described.get(packet_id, Described(None, None)),
-            names=names,
-            described=described,
-            inputs=inputs,
-            used_by=used_by[:LINKED],
-            used_by_more=max(len(used_by) - LINKED, 0),
-            graph=layout,
-            locations=self.data.locations_of(packet_id),
-            total_size=sum(file.size for file in meta.files),
             search_snippet=search_snippet(packet_id),
             orderly_snippet=f"orderly2::orderly_location_pull_packet({json.dumps(packet_id)})",
             sign_out=self.sign_out,
+            **shown,
         )
 
     async def file(self, request: Request) -> Response:
-        packet_id = self.data.require(request.params["id"])
+        packet_id = request.params["id"]
         path = request.params["path"]
-        meta = await asyncio.to_thread(lambda: self.data.metadata(packet_id))
+        meta = await self.data.run(lambda: self.data.packet_metadata(packet_id))
         file = find_file(meta, path)
         try:
             stored = self.data.file_path(file.hash)
