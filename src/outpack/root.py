@@ -156,7 +156,8 @@ class Root:
             if missing_deps:
                 raise MissingDependenciesError(metadata.id, missing_deps)
         destination = self.metadata_path(metadata.id)
-        if not write_atomic(destination, data, self.tmp_dir):
+        # Metadata fetched from a location is already here: no second write.
+        if not (_same_bytes(destination, data) or write_atomic(destination, data, self.tmp_dir)):
             existing = destination.read_bytes()
             if existing != data:
                 raise InvalidInputError(
@@ -173,6 +174,13 @@ class Root:
         if destination.exists():
             return False
         return write_atomic(destination, record.to_bytes(), self.tmp_dir)
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
+    except FileNotFoundError:
+        return False
 
 
 def packet_hash(root: Root, packet_id: str, algorithm: str | None = None) -> Hash:

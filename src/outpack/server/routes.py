@@ -10,6 +10,7 @@ import orjson
 
 from outpack.hash import Hash
 from outpack.root import Root
+from outpack.server.bulk import MetadataTexts
 from outpack.server.errors import BadRequestError
 from outpack.server.lists import CachedBody
 from outpack.server.metrics import (
@@ -106,6 +107,7 @@ class Handlers:
             Route("/metadata/list", {"GET": self.metadata_list}),
             Route("/metadata/{id}/json", {"GET": self.metadata_json}),
             Route("/metadata/{id}/text", {"GET": self.metadata_text}),
+            Route("/metadata/texts", {"POST": MetadataTexts(self.root, self.settings)}),
             Route("/checksum", {"GET": self.checksum}),
             Route("/packit/metadata", {"GET": self.packit_metadata}),
             Route("/file/{hash}", {"GET": self.file_get, "POST": self.file_post}),
