@@ -135,14 +135,16 @@ class Root:
 
     # -- import ---------------------------------------------------------------
 
-    def import_packet(self, data: bytes, expected_hash: str | Hash) -> PacketMetadata:
+    def import_packet(
+        self, data: bytes, expected_hash: str | Hash, *, time: float | None = None
+    ) -> PacketMetadata:
         """Import a packet's metadata, as sent to `POST /packet/<hash>`.
 
         Checks the hash of the exact bytes, the metadata itself, that every
         file is in the store and (with require_complete_tree) every dependency
         is unpacked; then stores the bytes unchanged and records the packet in
-        location/local. Importing again changes nothing: the first record's
-        time is kept.
+        location/local (at `time`, default now). Importing again changes
+        nothing: the first record's time is kept.
         """
         expected = expected_hash if isinstance(expected_hash, Hash) else Hash.parse(expected_hash)
         validate_algorithm(expected.algorithm)
@@ -164,7 +166,7 @@ class Root:
                     f"Packet {metadata.id} already exists here with different metadata "
                     f"(hash {hash_bytes(expected.algorithm, existing)})"
                 )
-        self.add_location_record(LOCAL, new_location_record(metadata.id, expected))
+        self.add_location_record(LOCAL, new_location_record(metadata.id, expected, time))
         return metadata
 
     def add_location_record(self, location: str, record: LocationRecord) -> bool:

@@ -28,12 +28,13 @@ from outpack.errors import (
     PacketNotFoundError,
 )
 from outpack.hash import Hash, hash_bytes, verify_hash
-from outpack.location import LOCAL, new_location_record
+from outpack.location import LOCAL, LocationRecord, new_location_record
 from outpack.metadata import PacketMetadata
 from outpack.root import Root
 from outpack.store import FileStore
 
 STAGING = "pull-files"
+Source = tuple[str, LocationRecord]  # location name, its record of the packet
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,10 @@ def pull(
 def mirror(
     root: Root, location: str, *, jobs: int = DEFAULT_JOBS, progress: Progress | None = None
 ) -> PullResult:
-    """Pull everything `location` holds."""
+    """Pull everything `location` holds, keeping the times it lists (a true copy)."""
     fetch(root, [location], jobs=jobs, progress=progress)
     ids = root.location_packet_ids(location)
-    return pull_ids(root, ids, [location], jobs=jobs, progress=progress)
+    return pull_ids(root, ids, [location], jobs=jobs, progress=progress, keep_times=True)
 
 
 def pull_ids(
@@ -83,7 +84,9 @@ def pull_ids(
     recursive: bool = True,
     jobs: int = DEFAULT_JOBS,
     progress: Progress | None = None,
+    keep_times: bool = False,
 ) -> PullResult:
+    """Pull these packets; with `keep_times`, record them unpacked at the location's times."""
     report = progress or SilentProgress()
     unpacked = root.unpacked_ids()
     packets = closure(ids, lambda packet_id: _metadata(root, packet_id), recursive=recursive)
@@ -91,6 +94,7 @@ def pull_ids(
     sources = _sources(root, list(wanted), locations)
     plan = PacketPlan.of(wanted)
     puller = _Puller(root, plan, sources, jobs, report)
+    puller.keep_times = keep_times
     try:
         files, size = puller.download()
         puller.unpack()
@@ -109,8 +113,8 @@ def _metadata(root: Root, packet_id: str) -> PacketMetadata:
         ) from err
 
 
-def _sources(root: Root, ids: list[str], locations: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """For each packet, the first location holding it and the hash it lists there."""
+def _sources(root: Root, ids: list[str], locations: Sequence[str]) -> dict[str, Source]:
+    """For each packet, the first location holding it and its record there."""
     held = {name: set(root.location_packet_ids(name)) for name in locations}
     sources = {}
     for packet_id in ids:
@@ -119,7 +123,7 @@ def _sources(root: Root, ids: list[str], locations: Sequence[str]) -> dict[str, 
             raise NotFoundError(
                 f"Packet {packet_id} is not available at location(s) {', '.join(locations)}"
             )
-        sources[packet_id] = (name, root.read_location_record(name, packet_id).hash)
+        sources[packet_id] = (name, root.read_location_record(name, packet_id))
     return sources
 
 
@@ -128,7 +132,7 @@ class _Puller:
         self,
         root: Root,
         plan: PacketPlan,
-        sources: dict[str, tuple[str, str]],
+        sources: dict[str, Source],
         jobs: int,
         progress: Progress,
     ) -> None:
@@ -144,6 +148,7 @@ class _Puller:
             else FileStore(root.tmp_dir / STAGING, root.tmp_dir)
         )
         self.drivers: dict[str, Driver] = {}
+        self.keep_times = False
 
     def close(self) -> None:
         for driver in self.drivers.values():
@@ -194,7 +199,9 @@ class _Puller:
         for level in self.plan.order:
 
             def mark(packet_id: str) -> None:
-                mark_unpacked(self.root, packet_id, self.sources[packet_id][1])
+                record = self.sources[packet_id][1]
+                when = record.time if self.keep_times else None
+                mark_unpacked(self.root, packet_id, record.hash, when)
                 task.advance()
 
             run_parallel(mark, level, self.jobs)
@@ -209,11 +216,11 @@ class _Puller:
                 copy_into(self.store.locate(Hash.parse(file.hash)), destination, self.root.tmp_dir)
 
 
-def mark_unpacked(root: Root, packet_id: str, packet_hash: str) -> None:
+def mark_unpacked(root: Root, packet_id: str, packet_hash: str, when: float | None) -> None:
     """Record a packet whose files are all here as unpacked (checked again)."""
     data = root.read_metadata_bytes(packet_id)
     if root.config.core.use_file_store:
-        root.import_packet(data, packet_hash)
+        root.import_packet(data, packet_hash, time=when)
         return
     expected = Hash.parse(packet_hash)
     verify_hash(expected, hash_bytes(expected.algorithm, data))
@@ -222,4 +229,4 @@ def mark_unpacked(root: Root, packet_id: str, packet_hash: str) -> None:
         missing = root.missing_packets(metadata.dependency_ids, unpacked=True)
         if missing:
             raise MissingDependenciesError(packet_id, missing)
-    root.add_location_record(LOCAL, new_location_record(packet_id, expected))
+    root.add_location_record(LOCAL, new_location_record(packet_id, expected, when))
