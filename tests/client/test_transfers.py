@@ -30,7 +30,7 @@ def test_pull_from_our_server_with_dependencies(
     dest = new_root(tmp_path / "dest").path
     outpack("location", "add", "srv", server.url, "--root", dest)
     run = outpack("pull", 'name == "report"', "--root", dest)
-    assert "Pulled 3 packets" in run.err
+    assert "Pulled 3 packets" in run.out
     # Every known packet's metadata, byte for byte; records with the server's times.
     assert part(dest, "metadata") == part(source, "metadata")
     assert records(dest, "srv") == records(source, "local")
@@ -44,7 +44,7 @@ def test_pull_from_our_server_with_dependencies(
     assert paths.count("/metadata/texts") == 1
     assert not [p for p in paths if p.endswith("/text")]
     # Again: nothing to do; then the rest.
-    assert "Pulled 0 packets (0 files" in outpack("pull", c, "--root", dest).err
+    assert "Pulled 0 packets (0 files" in outpack("pull", c, "--root", dest).out
     outpack("pull", d, "--root", dest, "--location", "srv", "--quiet")
     assert part(dest, "files") == part(source, "files")
     assert (dest / ".outpack" / "tmp").exists() and not any((dest / ".outpack" / "tmp").iterdir())
@@ -72,7 +72,7 @@ def test_push_then_pull_back(
     server = start_server(served)
     outpack("location", "add", "srv", server.url, "--root", source)
     run = outpack("push", c, "--location", "srv", "--root", source, "--jobs", "2")
-    assert "Pushed 3 packets" in run.err
+    assert "Pushed 3 packets" in run.out
     assert part(served, "metadata") == {
         k: v for k, v in part(source, "metadata").items() if not k.endswith(d)
     }
@@ -81,7 +81,7 @@ def test_push_then_pull_back(
     run = outpack(
         "push", 'name == "report" || name == "other"', "--location", "srv", "--root", source
     )
-    assert "Pushed 1 packets" in run.err
+    assert "Pushed 1 packets" in run.out
     assert part(served, "files") == part(source, "files")
     assert outpack("validate", "--root", served).code == 0
 

@@ -85,13 +85,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=_mirror)
 
 
+def _say(args: argparse.Namespace, line: str) -> None:
+    if not args.quiet:
+        print(line)
+
+
 def _fetch(args: argparse.Namespace) -> int:
-    fetch(Root.open(args.root), args.names, jobs=args.jobs, progress=make_progress(args.quiet))
+    root = Root.open(args.root)
+    for result in fetch(root, args.names, jobs=args.jobs, progress=make_progress(args.quiet)):
+        _say(args, f"Fetched {result.location}: {result.total} packets, {result.new} new")
     return 0
 
 
 def _pull(args: argparse.Namespace) -> int:
-    pull(
+    result = pull(
         Root.open(args.root),
         args.query,
         locations=args.location,
@@ -100,16 +107,20 @@ def _pull(args: argparse.Namespace) -> int:
         progress=make_progress(args.quiet),
         fetch_first=args.fetch,
     )
+    _say(args, f"Pulled {result.packets} packets ({result.files} files, {result.bytes} bytes)")
     return 0
 
 
 def _push(args: argparse.Namespace) -> int:
     root = Root.open(args.root)
-    push(root, args.query, args.location, jobs=args.jobs, progress=make_progress(args.quiet))
+    progress = make_progress(args.quiet)
+    result = push(root, args.query, args.location, jobs=args.jobs, progress=progress)
+    _say(args, f"Pushed {result.packets} packets ({result.files} files, {result.bytes} bytes)")
     return 0
 
 
 def _mirror(args: argparse.Namespace) -> int:
     root = Root.open(args.root)
-    mirror(root, args.location, jobs=args.jobs, progress=make_progress(args.quiet))
+    result = mirror(root, args.location, jobs=args.jobs, progress=make_progress(args.quiet))
+    _say(args, f"Mirrored {args.location}: {result.packets} packets new here")
     return 0

@@ -1,7 +1,7 @@
 """Running transfers: a bounded thread pool, and progress reporting.
 
 Progress is drawn with rich on a terminal (files done/total, bytes, speed,
-time left) and is silent otherwise or when quiet; the API takes any
+time left, and a line per finished step) and is silent otherwise or when quiet; the API takes any
 `Progress` so callers can plug in their own.
 """
 
@@ -90,19 +90,10 @@ class RichProgress:
         print(description, file=sys.stderr)
 
 
-class TextProgress(SilentProgress):
-    """Not a terminal: no bars, one line per finished step."""
-
-    def done(self, description: str) -> None:
-        print(description, file=sys.stderr)
-
-
 def make_progress(quiet: bool) -> Progress:
     if quiet:
         return SilentProgress()
-    if sys.stderr.isatty():
-        return RichProgress()
-    return TextProgress()
+    return RichProgress() if sys.stderr.isatty() else SilentProgress()
 
 
 @contextmanager

@@ -8,6 +8,7 @@ as a RemoteError whose message says which location failed and what to do.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -136,5 +137,5 @@ def _transient(err: RemoteError) -> bool:
 def _reason(err: Exception) -> str:
     reason = getattr(err, "reason", None) or err
     text = str(reason)
-    # urllib3 prefixes messages with an object repr: keep the human part.
-    return text.split(">: ", 1)[-1]
+    # urllib3 prefixes messages with an object's repr: keep the human part.
+    return re.sub(r"^(<[^>]*>|\w+\([^)]*\)): ", "", text)
