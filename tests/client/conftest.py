@@ -25,14 +25,14 @@ class Run:
     err: str
 
 
-def outpack(*args: str | Path, check: bool = True) -> Run:
-    """The real `outpack` command in a subprocess."""
+def outpack(*args: str | Path, check: bool = True, env: dict[str, str] | None = None) -> Run:
+    """The real `outpack` command in a subprocess (with `env` added to the environment)."""
     done = subprocess.run(
         [sys.executable, "-m", "outpack", *map(str, args)],
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
+        env={**os.environ, "PYTHONWARNINGS": "error", **(env or {})},
     )
     run = Run(done.returncode, done.stdout, done.stderr)
     if check:

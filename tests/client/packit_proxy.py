@@ -1,0 +1,64 @@
+"""A stand-in for Packit's front: a real HTTP proxy serving an outpack server under
+`/api/outpack/`, passing the Authorization header and bodies through (as Packit does)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import urllib3
+
+PREFIX = "/api/outpack"
+
+
+def _handler(upstream: str, pool: urllib3.PoolManager) -> type[BaseHTTPRequestHandler]:
+    class Proxy(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def _forward(self) -> None:
+            if not self.path.startswith(PREFIX + "/"):
+                self._answer(404, b"not packit", "text/plain")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {
+                k: v
+                for k, v in self.headers.items()
+                if k.lower() in ("authorization", "content-type")
+            }
+            path = self.path[len(PREFIX) :].partition("?")[0]  # Packit drops query strings
+            answer = pool.request(
+                self.command, upstream + path, body=body, headers=headers, retries=False
+            )
+            self._answer(answer.status, answer.data, answer.headers.get("Content-Type", ""))
+
+        def _answer(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _forward  # noqa: N815
+
+    return Proxy
+
+
+@contextmanager
+def packit_proxy(upstream: str) -> Iterator[str]:
+    """Serve `upstream` under `<url>/api/outpack/`; yields `<url>`."""
+    pool = urllib3.PoolManager()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(upstream, pool))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
