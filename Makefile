@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python benchmarks/query_bench.py
 	$(BIN)/python benchmarks/server_bench.py
 	$(BIN)/python -m benchmarks.scale_bench
+	$(BIN)/python -m benchmarks.pull_bench
 
 clean:
 	rm -rf $(VENV) $(DEMO_ROOT) .pytest_cache .mypy_cache .ruff_cache
