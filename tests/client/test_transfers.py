@@ -9,7 +9,7 @@ import orjson
 import pytest
 from benchmarks.roots import generate_root
 
-from outpack.client import add_location, fetch, mirror, pull, push
+from outpack.client import Options, add_location, fetch, mirror, pull, push
 from outpack.root import Root
 from tests.client.conftest import ServerProcess, new_root, outpack, part, tree
 from tests.support import shared_path
@@ -56,7 +56,7 @@ def test_falls_back_to_one_request_per_packet_without_the_bulk_route(
     source, ids = chain
     server = start_server(source, "--read-only")  # refuses every POST with 403
     dest = add_location(new_root(tmp_path / "dest"), "srv", "http", server.url)
-    result = mirror(dest, "srv", jobs=3)
+    result = mirror(dest, "srv", Options(jobs=3))
     assert result.packets == 4
     assert tree(dest.path).keys() >= tree(source).keys()
     statuses = {(line["path"], line["status"]) for line in server.access_lines()}

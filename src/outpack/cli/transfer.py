@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from outpack.client import DEFAULT_JOBS, fetch, make_progress, mirror, pull, push
+from outpack.client import DEFAULT_JOBS, Options, fetch, make_progress, mirror, pull, push
 from outpack.root import Root
 
 
@@ -85,6 +85,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=_mirror)
 
 
+def _options(args: argparse.Namespace, **choices: bool) -> Options:
+    return Options(jobs=args.jobs, progress=make_progress(args.quiet), **choices)
+
+
 def _say(args: argparse.Namespace, line: str) -> None:
     if not args.quiet:
         print(line)
@@ -92,7 +96,7 @@ def _say(args: argparse.Namespace, line: str) -> None:
 
 def _fetch(args: argparse.Namespace) -> int:
     root = Root.open(args.root)
-    for result in fetch(root, args.names, jobs=args.jobs, progress=make_progress(args.quiet)):
+    for result in fetch(root, args.names, _options(args)):
         _say(args, f"Fetched {result.location}: {result.total} packets, {result.new} new")
     return 0
 
@@ -101,11 +105,8 @@ def _pull(args: argparse.Namespace) -> int:
     result = pull(
         Root.open(args.root),
         args.query,
-        locations=args.location,
-        recursive=args.recursive,
-        jobs=args.jobs,
-        progress=make_progress(args.quiet),
-        fetch_first=args.fetch,
+        args.location,
+        _options(args, recursive=args.recursive, fetch_first=args.fetch),
     )
     _say(args, f"Pulled {result.packets} packets ({result.files} files, {result.bytes} bytes)")
     return 0
@@ -113,14 +114,13 @@ def _pull(args: argparse.Namespace) -> int:
 
 def _push(args: argparse.Namespace) -> int:
     root = Root.open(args.root)
-    progress = make_progress(args.quiet)
-    result = push(root, args.query, args.location, jobs=args.jobs, progress=progress)
+    result = push(root, args.query, args.location, _options(args))
     _say(args, f"Pushed {result.packets} packets ({result.files} files, {result.bytes} bytes)")
     return 0
 
 
 def _mirror(args: argparse.Namespace) -> int:
     root = Root.open(args.root)
-    result = mirror(root, args.location, jobs=args.jobs, progress=make_progress(args.quiet))
+    result = mirror(root, args.location, _options(args))
     _say(args, f"Mirrored {args.location}: {result.packets} packets new here")
     return 0

@@ -3,7 +3,7 @@
     from outpack.client import add_location, fetch, pull, push, mirror
     root = add_location(Root.open("."), "server", "http", "http://host:8000")
     fetch(root)                                  # what each location holds
-    pull(root, 'latest(name == "data")')         # with dependencies
+    pull(root, 'latest(name == "data")', options=Options(jobs=4))  # and dependencies
     push(root, "20240101-120000-abcdef01", "server")
     mirror(root, "server")                       # everything it holds
 
@@ -25,12 +25,13 @@ from outpack.client.locations import (
 )
 from outpack.client.pull import PullResult, mirror, pull
 from outpack.client.push import PushResult, push
-from outpack.client.transfer import DEFAULT_JOBS, make_progress
+from outpack.client.transfer import DEFAULT_JOBS, Options, make_progress
 
 __all__ = [
     "DEFAULT_JOBS",
     "FetchResult",
     "LocationInfo",
+    "Options",
     "PullResult",
     "PushResult",
     "add_location",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from outpack.client.drivers import Driver, RemoteEntry, open_driver
-from outpack.client.transfer import DEFAULT_JOBS, Progress, SilentProgress, run_parallel
+from outpack.client.transfer import Options, run_parallel
 from outpack.config import SCHEMA_VERSION
 from outpack.errors import InvalidInputError, LocationError
 from outpack.fsutil import write_atomic
@@ -49,21 +49,22 @@ def selected_locations(root: Root, names: Sequence[str] | None) -> list[str]:
 def fetch(
     root: Root,
     names: Sequence[str] | None = None,
-    *,
-    jobs: int = DEFAULT_JOBS,
-    progress: Progress | None = None,
+    options: Options | None = None,
 ) -> list[FetchResult]:
+    """Fetch the named locations (default: all)."""
+    settings = options or Options()
     results = []
     for name in selected_locations(root, names):
-        driver = open_driver(root, name, jobs)
+        driver = open_driver(root, name, settings.jobs)
         try:
-            results.append(fetch_from(root, name, driver, jobs, progress or SilentProgress()))
+            results.append(fetch_from(root, name, driver, settings))
         finally:
             driver.close()
     return results
 
 
-def fetch_from(root: Root, name: str, driver: Driver, jobs: int, progress: Progress) -> FetchResult:
+def fetch_from(root: Root, name: str, driver: Driver, options: Options) -> FetchResult:
+    jobs, progress = options.jobs, options.progress
     entries = driver.list_packets()
     _check_listing(driver, entries)
     recorded = set(root.location_packet_ids(name))

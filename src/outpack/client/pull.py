@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from outpack.client.archive import archive_path, copy_into
 from outpack.client.drivers import Driver, open_driver
 from outpack.client.fetch import fetch, selected_locations
 from outpack.client.plan import PacketPlan, closure, resolve_ids
-from outpack.client.transfer import DEFAULT_JOBS, Progress, SilentProgress, run_parallel
+from outpack.client.transfer import Options, run_parallel
 from outpack.errors import (
     HashMismatchError,
     InvalidInputError,
@@ -47,60 +47,52 @@ class PullResult:
 def pull(
     root: Root,
     query: str,
-    *,
     locations: Sequence[str] | None = None,
-    recursive: bool = True,
-    jobs: int = DEFAULT_JOBS,
-    progress: Progress | None = None,
-    fetch_first: bool = True,
+    options: Options | None = None,
 ) -> PullResult:
     """Pull the packets `query` finds among what `locations` (default: all) hold."""
+    settings = options or Options()
     names = selected_locations(root, locations)
-    if not recursive and root.config.core.require_complete_tree:
+    if not settings.recursive and root.config.core.require_complete_tree:
         raise InvalidInputError(
             "This root requires a complete tree, so dependencies are always pulled: "
             "drop --no-recursive"
         )
-    if fetch_first:
-        fetch(root, names, jobs=jobs, progress=progress)
+    if settings.fetch_first:
+        fetch(root, names, settings)
     ids = resolve_ids(root, query, locations=names)
-    return pull_ids(root, ids, names, recursive=recursive, jobs=jobs, progress=progress)
+    return pull_ids(root, ids, names, settings)
 
 
-def mirror(
-    root: Root, location: str, *, jobs: int = DEFAULT_JOBS, progress: Progress | None = None
-) -> PullResult:
+def mirror(root: Root, location: str, options: Options | None = None) -> PullResult:
     """Pull everything `location` holds, keeping the times it lists (a true copy)."""
-    fetch(root, [location], jobs=jobs, progress=progress)
-    ids = root.location_packet_ids(location)
-    return pull_ids(root, ids, [location], jobs=jobs, progress=progress, keep_times=True)
+    settings = replace(options or Options(), recursive=True, keep_times=True)
+    fetch(root, [location], settings)
+    return pull_ids(root, root.location_packet_ids(location), [location], settings)
 
 
 def pull_ids(
     root: Root,
     ids: Sequence[str],
     locations: Sequence[str],
-    *,
-    recursive: bool = True,
-    jobs: int = DEFAULT_JOBS,
-    progress: Progress | None = None,
-    keep_times: bool = False,
+    options: Options | None = None,
 ) -> PullResult:
-    """Pull these packets; with `keep_times`, record them unpacked at the location's times."""
-    report = progress or SilentProgress()
+    """Pull these packets (known here, held by some of `locations`)."""
+    settings = options or Options()
     unpacked = root.unpacked_ids()
-    packets = closure(ids, lambda packet_id: _metadata(root, packet_id), recursive=recursive)
+    packets = closure(
+        ids, lambda packet_id: _metadata(root, packet_id), recursive=settings.recursive
+    )
     wanted = {packet_id: m for packet_id, m in packets.items() if packet_id not in unpacked}
     sources = _sources(root, list(wanted), locations)
     plan = PacketPlan.of(wanted)
-    puller = _Puller(root, plan, sources, jobs, report)
-    puller.keep_times = keep_times
+    puller = _Puller(root, plan, sources, settings)
     try:
         files, size = puller.download()
         puller.unpack()
     finally:
         puller.close()
-    report.done(f"Pulled {len(wanted)} packets ({files} files, {size} bytes)")
+    settings.progress.done(f"Pulled {len(wanted)} packets ({files} files, {size} bytes)")
     return PullResult(len(wanted), files, size)
 
 
@@ -133,14 +125,14 @@ class _Puller:
         root: Root,
         plan: PacketPlan,
         sources: dict[str, Source],
-        jobs: int,
-        progress: Progress,
+        options: Options,
     ) -> None:
         self.root = root
         self.plan = plan
         self.sources = sources
-        self.jobs = jobs
-        self.progress = progress
+        self.jobs = options.jobs
+        self.progress = options.progress
+        self.keep_times = options.keep_times
         self.core = root.config.core
         self.store = (
             root.store
@@ -148,7 +140,6 @@ class _Puller:
             else FileStore(root.tmp_dir / STAGING, root.tmp_dir)
         )
         self.drivers: dict[str, Driver] = {}
-        self.keep_times = False
 
     def close(self) -> None:
         for driver in self.drivers.values():

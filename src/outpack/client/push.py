@@ -17,7 +17,7 @@ from outpack.client.archive import ArchiveFiles
 from outpack.client.drivers import Driver, open_driver
 from outpack.client.fetch import fetch_from, selected_locations
 from outpack.client.plan import PacketPlan, closure, resolve_ids
-from outpack.client.transfer import DEFAULT_JOBS, Progress, SilentProgress, run_parallel
+from outpack.client.transfer import Options, Progress, run_parallel
 from outpack.errors import NotFoundError
 from outpack.hash import Hash
 from outpack.location import LOCAL
@@ -38,19 +38,18 @@ def push(
     root: Root,
     query: str,
     location: str,
-    *,
-    jobs: int = DEFAULT_JOBS,
-    progress: Progress | None = None,
+    options: Options | None = None,
 ) -> PushResult:
+    """Push the unpacked packets `query` finds, and their dependencies, to `location`."""
+    settings = options or Options()
     (name,) = selected_locations(root, [location])
-    report = progress or SilentProgress()
     ids = resolve_ids(root, query, unpacked=True)
     unpacked = root.unpacked_ids()
     packets = closure(ids, lambda packet_id: _unpacked_metadata(root, unpacked, packet_id))
-    driver = open_driver(root, name, jobs)
+    driver = open_driver(root, name, settings.jobs)
     try:
-        result = _push(root, driver, PacketPlan.of(packets), jobs, report)
-        fetch_from(root, name, driver, jobs, report)
+        result = _push(root, driver, PacketPlan.of(packets), settings.jobs, settings.progress)
+        fetch_from(root, name, driver, settings)
     finally:
         driver.close()
     return result

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from rich import progress as rp
@@ -88,6 +89,17 @@ class RichProgress:
             if bars.live.is_started:
                 bars.stop()
         print(description, file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to transfer: parallelism and progress, and pull's choices."""
+
+    jobs: int = DEFAULT_JOBS
+    progress: Progress = field(default_factory=SilentProgress)
+    recursive: bool = True  # pull dependencies too
+    fetch_first: bool = True  # pull: fetch the locations' metadata first
+    keep_times: bool = False  # record pulled packets at the location's times
 
 
 def make_progress(quiet: bool) -> Progress:

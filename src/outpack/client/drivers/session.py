@@ -53,12 +53,11 @@ class Session:
         headers: dict[str, str] | None = None,
         auth_hint: str = "",
         pool_size: int = 16,
-        retries: int = RETRIES,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.label = label
         self.auth_hint = auth_hint
-        self.retries = retries
+        self.retries = RETRIES
         self._headers = dict(headers or {})
         self._pool = urllib3.PoolManager(
             maxsize=pool_size, block=False, retries=False, timeout=TIMEOUT
