@@ -8,7 +8,7 @@ levels before it are in.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from outpack.errors import NotFoundError
 from outpack.ids import is_packet_id
@@ -36,14 +36,20 @@ def closure(
     *,
     recursive: bool = True,
 ) -> dict[str, PacketMetadata]:
-    """`ids` and, if recursive, every packet they depend on, transitively."""
+    """`ids` and, if recursive, every packet they depend on, transitively.
+
+    Only what a transfer needs (id, name, files, dependencies) is kept of each
+    document, so planning 100,000 packets stays small.
+    """
     found: dict[str, PacketMetadata] = {}
     todo = list(dict.fromkeys(ids))
     while todo:
         packet_id = todo.pop()
         if packet_id in found:
             continue
-        found[packet_id] = metadata(packet_id)
+        found[packet_id] = replace(
+            metadata(packet_id), parameters=None, custom=None, git=None, raw={}
+        )
         if recursive:
             todo.extend(dep for dep in found[packet_id].dependency_ids if dep not in found)
     return found
