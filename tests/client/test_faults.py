@@ -59,15 +59,23 @@ def wait_for_files(dest: Path, count: int, process: subprocess.Popen[bytes]) -> 
         time.sleep(0.005)
 
 
-def test_server_killed_mid_transfer_then_the_same_command_finishes(
-    tmp_path: Path, start_server: StartServer
-) -> None:
+def pull_in_background(
+    tmp_path: Path, start_server: StartServer, jobs: int, files: int
+) -> tuple[Path, ServerProcess, Path, subprocess.Popen[bytes]]:
+    """A server, and `outpack pull` of all its packets running once `files` are in."""
     source = many_files_root(tmp_path / "source").path
     server = start_server(source)
     dest = new_root(tmp_path / "dest").path
     outpack("location", "add", "srv", server.url, "--root", dest)
-    process = start_pull(dest, "--jobs", "1")
-    wait_for_files(dest, 3, process)
+    process = start_pull(dest, "--jobs", str(jobs))
+    wait_for_files(dest, files, process)
+    return source, server, dest, process
+
+
+def test_server_killed_mid_transfer_then_the_same_command_finishes(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    source, server, dest, process = pull_in_background(tmp_path, start_server, 1, 3)
     workers = server.children()
     server.stop(signal.SIGKILL)
     for pid in workers:  # killed with it, as a crash of the machine would
@@ -91,12 +99,7 @@ def test_server_killed_mid_transfer_then_the_same_command_finishes(
 
 
 def test_client_killed_mid_transfer_then_resumes(tmp_path: Path, start_server: StartServer) -> None:
-    source = many_files_root(tmp_path / "source").path
-    server = start_server(source)
-    dest = new_root(tmp_path / "dest").path
-    outpack("location", "add", "srv", server.url, "--root", dest)
-    process = start_pull(dest, "--jobs", "2")
-    wait_for_files(dest, 5, process)
+    source, server, dest, process = pull_in_background(tmp_path, start_server, 2, 5)
     process.kill()
     process.communicate()
     done_before = len(store_files(dest))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from outpack.client import DEFAULT_JOBS, Options, fetch, make_progress, mirror, pull, push
 from outpack.root import Root
@@ -71,18 +72,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Upload the packets QUERY finds here, and their dependencies.",
     )
     parser.add_argument("query", help="a query or packet ids, among unpacked packets")
-    parser.add_argument("--location", required=True, metavar="NAME")
-    _common(parser)
-    parser.set_defaults(func=_push)
-
+    _to_one_location(parser, _push)
     parser = subparsers.add_parser(
         "mirror",
         help="pull everything a location holds",
         description="Fetch a location and pull every packet it holds into this root.",
     )
+    _to_one_location(parser, _mirror)
+
+
+def _to_one_location(
+    parser: argparse.ArgumentParser, func: Callable[[argparse.Namespace], int]
+) -> None:
     parser.add_argument("--location", required=True, metavar="NAME")
     _common(parser)
-    parser.set_defaults(func=_mirror)
+    parser.set_defaults(func=func)
 
 
 def _options(args: argparse.Namespace, **choices: bool) -> Options:
