@@ -131,6 +131,7 @@ class _Puller:
         self.plan = plan
         self.sources = sources
         self.jobs = options.jobs
+        self.writers = options.writers
         self.progress = options.progress
         self.keep_times = options.keep_times
         self.core = root.config.core
@@ -185,7 +186,7 @@ class _Puller:
 
     def unpack(self) -> None:
         if self.core.path_archive is not None:
-            run_parallel(self._fill_archive, self.plan.ids, self.jobs)
+            run_parallel(self._fill_archive, self.plan.ids, self.writers)
         task = self.progress.task("packets", len(self.plan.ids))
         for level in self.plan.order:
 
@@ -195,7 +196,7 @@ class _Puller:
                 mark_unpacked(self.root, packet_id, record.hash, when)
                 task.advance()
 
-            run_parallel(mark, level, self.jobs)
+            run_parallel(mark, level, self.writers)
         if not self.core.use_file_store:
             shutil.rmtree(self.store.files_dir, ignore_errors=True)
 

@@ -85,7 +85,7 @@ class Session:
         return response
 
     def _raise_for(self, response: Response) -> None:
-        body = response.data if response.status < 500 else response.read(4096)
+        body = response.data
         response.release_conn()
         detail = error_detail(body) or body[:200].decode("utf-8", "replace").strip()
         status = response.status
