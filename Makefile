@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python benchmarks/server_bench.py
 	$(BIN)/python -m benchmarks.scale_bench
 	$(BIN)/python -m benchmarks.ui_bench
+	$(BIN)/python -m benchmarks.pull_bench
 
 # Retakes docs/images/ui-*.png (docs/ui.md) from the demo root, in chromium.
 screenshots: setup

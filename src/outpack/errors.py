@@ -15,6 +15,9 @@
     │   ├── PacketNotFoundError
     │   └── FileNotFoundInStoreError
     ├── StorageError                  the file system refused a write (full disk, permissions)
+    ├── LocationError                 an unknown, duplicate or misconfigured location
+    ├── RemoteError                   a location failed: unreachable, or it answered an error
+    │   └── RemoteAuthError           a location refused our credentials (HTTP 401/403)
     └── QueryError                    the query language
         ├── QueryParseError           also a ValueError: a query that does not parse
         └── QueryEvaluationError      a query that parses but cannot be evaluated
@@ -111,6 +114,20 @@ class FileNotFoundInStoreError(NotFoundError):
 
 
 class StorageError(OutpackError):
+    pass
+
+
+class LocationError(OutpackError):
+    pass
+
+
+class RemoteError(OutpackError):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RemoteAuthError(RemoteError):
     pass
 
 

@@ -35,9 +35,13 @@ class LocationRecord:
         return orjson.dumps(self.as_json())
 
 
-def new_location_record(packet_id: str, packet_hash: Hash) -> LocationRecord:
+def new_location_record(
+    packet_id: str, packet_hash: Hash, when: float | None = None
+) -> LocationRecord:
+    """A record made now (or at `when`, e.g. a time copied from another location)."""
     # Rounded to microseconds: well past the millisecond precision clients need.
-    return LocationRecord(packet_id, round(time.time(), 6), str(packet_hash), SCHEMA_VERSION)
+    moment = round(time.time(), 6) if when is None else when
+    return LocationRecord(packet_id, moment, str(packet_hash), SCHEMA_VERSION)
 
 
 def parse_location_record(data: bytes, where: str = "") -> LocationRecord:

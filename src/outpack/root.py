@@ -143,14 +143,16 @@ class Root:
 
     # -- import ---------------------------------------------------------------
 
-    def import_packet(self, data: bytes, expected_hash: str | Hash) -> PacketMetadata:
+    def import_packet(
+        self, data: bytes, expected_hash: str | Hash, *, time: float | None = None
+    ) -> PacketMetadata:
         """Import a packet's metadata, as sent to `POST /packet/<hash>`.
 
         Checks the hash of the exact bytes, the metadata itself, that every
         file is in the store and (with require_complete_tree) every dependency
         is unpacked; then stores the bytes unchanged and records the packet in
-        location/local. Importing again changes nothing: the first record's
-        time is kept.
+        location/local (at `time`, default now). Importing again changes
+        nothing: the first record's time is kept.
         """
         expected = expected_hash if isinstance(expected_hash, Hash) else Hash.parse(expected_hash)
         validate_algorithm(expected.algorithm)
@@ -164,14 +166,15 @@ class Root:
             if missing_deps:
                 raise MissingDependenciesError(metadata.id, missing_deps)
         destination = self.metadata_path(metadata.id)
-        if not write_atomic(destination, data, self.tmp_dir):
+        # Metadata fetched from a location is already here: no second write.
+        if not (_same_bytes(destination, data) or write_atomic(destination, data, self.tmp_dir)):
             existing = destination.read_bytes()
             if existing != data:
                 raise InvalidInputError(
                     f"Packet {metadata.id} already exists here with different metadata "
                     f"(hash {hash_bytes(expected.algorithm, existing)})"
                 )
-        self.add_location_record(LOCAL, new_location_record(metadata.id, expected))
+        self.add_location_record(LOCAL, new_location_record(metadata.id, expected, time))
         return metadata
 
     def add_location_record(self, location: str, record: LocationRecord) -> bool:
@@ -181,6 +184,13 @@ class Root:
         if destination.exists():
             return False
         return write_atomic(destination, record.to_bytes(), self.tmp_dir)
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
+    except FileNotFoundError:
+        return False
 
 
 def packet_hash(root: Root, packet_id: str, algorithm: str | None = None) -> Hash:

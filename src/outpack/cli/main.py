@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "outpack.cli.parse",
     "outpack.cli.server",
     "outpack.cli.validate",
+    "outpack.cli.location",
+    "outpack.cli.transfer",
 )
 
 

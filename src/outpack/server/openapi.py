@@ -134,6 +134,11 @@ COMPONENTS: dict[str, Schema] = {
         "required": ["hashes"],
         "properties": {"hashes": {"type": "array", "items": _ref("LookupHash")}},
     },
+    "MetadataTextsRequest": {
+        "type": "object",
+        "required": ["ids"],
+        "properties": {"ids": {"type": "array", "items": _ref("PacketId"), "maxItems": 10000}},
+    },
 }
 
 
@@ -202,6 +207,35 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
                     "content": {"text/plain": {"schema": {"type": "string"}}},
                 },
                 "404": NOT_FOUND,
+            },
+        }
+    },
+    "/metadata/texts": {
+        "post": {
+            "summary": "Many packets' exact metadata bytes at once (not enveloped; an outpack "
+            "extension, absent from the Rust server)",
+            "description": 'Body `{"ids": [...]}`, at most 10,000 ids. The answer holds one '
+            "frame per id, in the order asked: the id, a space, the length in bytes as decimal "
+            "digits and a newline, then exactly that many bytes of metadata (as `GET "
+            "/metadata/{id}/text` would send them), then a newline. Clients check each text "
+            "against the hash in `/metadata/list`. A malformed id is a 400, an id not here a "
+            "404 (enveloped JSON), and then nothing else is sent.",
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": _ref("MetadataTextsRequest")}},
+            },
+            "responses": {
+                "200": {
+                    "description": "the framed metadata texts",
+                    "content": {
+                        "application/vnd.outpack.metadata-texts": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                },
+                "400": BAD_INPUT,
+                "404": NOT_FOUND,
+                "413": TOO_LARGE,
             },
         }
     },
