@@ -39,6 +39,10 @@ SNAPSHOT_FILE = "catalog-v4.json"
 # Written by earlier versions; removed when a new snapshot is saved.
 OLD_FILES = ("catalog-v1.json", "catalog-v2.json", "catalog-v3.json")
 
+# Rewriting the snapshot of a large root costs tens of milliseconds, so while the
+# root keeps changing it is saved at most this often; it never needs to be current.
+SAVE_INTERVAL_S = 30.0
+
 
 @dataclass(frozen=True)
 class Damage:

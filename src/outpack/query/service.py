@@ -35,6 +35,7 @@ from outpack.query.evaluate import evaluate
 from outpack.query.index import QueryIndex
 from outpack.query.parser import parse_query
 from outpack.root import Root
+from outpack.snapshot import SAVE_INTERVAL_S
 
 __all__ = [
     "MAX_QUERY_LENGTH",
@@ -78,11 +79,6 @@ def apply_scope(
     return BooleanExpr(BooleanOperator.And, node, restriction)
 
 
-# A search saves the catalog snapshot (so the next process starts warm) at
-# most this often while the root keeps changing under it.
-SNAPSHOT_INTERVAL_S = 30.0
-
-
 @dataclass
 class IndexedCatalog:
     """A catalog and the query index derived from it, kept current by difference.
@@ -124,7 +120,7 @@ class IndexedCatalog:
 
     def _save(self) -> None:
         now = time.monotonic()
-        if self.saved_at is None or now - self.saved_at >= SNAPSHOT_INTERVAL_S:
+        if self.saved_at is None or now - self.saved_at >= SAVE_INTERVAL_S:
             self.catalog.save()
             self.saved_at = now
 

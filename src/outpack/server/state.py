@@ -49,7 +49,7 @@ from outpack.root import Root
 from outpack.server.bodies import BodyFile, CachedBody, remove_retired, remove_unused
 from outpack.server.lists import MetadataList, PackitList, packit_array
 from outpack.server.responses import success_body_raw
-from outpack.snapshot import CACHE_DIR, write_snapshot
+from outpack.snapshot import CACHE_DIR, SAVE_INTERVAL_S, write_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +64,6 @@ METADATA_CACHE_MAX_ENTRY = 1 << 20
 # Below this, collections are cheap anyway (and test processes, which build
 # many small servers, should not pay for a full collection each time).
 FREEZE_AT_PACKETS = 10_000
-# Rewriting the snapshot of a large root costs tens of milliseconds, so under a
-# stream of pushes it is saved at most this often; it never needs to be current.
-SNAPSHOT_INTERVAL_S = 30.0
 SNAPSHOT_LOCK = "snapshot.lock"
 # A body this process no longer serves is removed this long after.
 RETIRE_AFTER_S = 5.0
@@ -155,7 +152,7 @@ class SnapshotSaver:
         refreshed); the step itself may run anywhere, later.
         """
         now = time.monotonic()
-        if not force and self._saved_at and now - self._saved_at < SNAPSHOT_INTERVAL_S:
+        if not force and self._saved_at and now - self._saved_at < SAVE_INTERVAL_S:
             return None
         if not self.holder():
             return None

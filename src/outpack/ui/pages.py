@@ -12,7 +12,7 @@ from outpack.metadata import PacketFile, PacketMetadata
 from outpack.server.responses import Response
 from outpack.server.routing import Request
 from outpack.ui import graph
-from outpack.ui.data import Described, NameRow, UiData
+from outpack.ui.data import NOT_DESCRIBED, Described, NameRow, UiData
 from outpack.ui.files import preview
 from outpack.ui.render import page, url_segment
 
@@ -111,7 +111,7 @@ class Pages:
             described = self.data.described([packet_id, *sorted(linked)])
             return {
                 "meta": meta,
-                "this": described.get(packet_id, Described(None, None)),
+                "this": described.get(packet_id, NOT_DESCRIBED),
                 "names": {i: index.names[i] for i in linked if i in index},
                 "described": described,
                 "inputs": {
