@@ -45,28 +45,36 @@ def publish(temp: Path, destination: Path, *, replace: bool = False) -> bool:
     temporary file) when `destination` already exists, so two processes
     writing the same content end with one copy and no error.
     """
+    created = place(temp, destination, replace=replace)
+    if created:
+        try:
+            fsync_directory(destination.parent)
+        except OSError as err:
+            raise storage_error(err, f"writing {destination.name}") from err
+    return created
+
+
+def place(temp: Path, destination: Path, *, replace: bool) -> bool:
+    """Give `temp` the name `destination` (see `publish`), without any sync."""
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
         if replace:
             os.replace(temp, destination)
+            return True
+        try:
+            os.link(temp, destination)
             created = True
-        else:
-            try:
-                os.link(temp, destination)
-                created = True
-            except FileExistsError:
-                created = False
-            except OSError as err:
-                # Some file systems (e.g. some network mounts) refuse hard links.
-                if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
-                    raise
-                created = not destination.exists()
-                if created:
-                    os.replace(temp, destination)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-        if created:
-            fsync_directory(destination.parent)
+        except FileExistsError:
+            created = False
+        except OSError as err:
+            # Some file systems (e.g. some network mounts) refuse hard links.
+            if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+                raise
+            created = not destination.exists()
+            if created:
+                os.replace(temp, destination)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
     except OSError as err:
         discard(temp)
         raise storage_error(err, f"writing {destination.name}") from err

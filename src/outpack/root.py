@@ -26,6 +26,7 @@ from outpack.location import (
     parse_location_record,
 )
 from outpack.metadata import PacketMetadata, parse_metadata
+from outpack.staging import StagedWrites
 from outpack.store import FileStore
 
 
@@ -144,7 +145,12 @@ class Root:
     # -- import ---------------------------------------------------------------
 
     def import_packet(
-        self, data: bytes, expected_hash: str | Hash, *, time: float | None = None
+        self,
+        data: bytes,
+        expected_hash: str | Hash,
+        *,
+        time: float | None = None,
+        staged: StagedWrites | None = None,
     ) -> PacketMetadata:
         """Import a packet's metadata, as sent to `POST /packet/<hash>`.
 
@@ -152,7 +158,9 @@ class Root:
         file is in the store and (with require_complete_tree) every dependency
         is unpacked; then stores the bytes unchanged and records the packet in
         location/local (at `time`, default now). Importing again changes
-        nothing: the first record's time is kept.
+        nothing: the first record's time is kept. With `staged`, the record
+        is left to that batch (the metadata, if new, is written at once, so
+        it is durable before the record can be).
         """
         expected = expected_hash if isinstance(expected_hash, Hash) else Hash.parse(expected_hash)
         validate_algorithm(expected.algorithm)
@@ -174,15 +182,21 @@ class Root:
                     f"Packet {metadata.id} already exists here with different metadata "
                     f"(hash {hash_bytes(expected.algorithm, existing)})"
                 )
-        self.add_location_record(LOCAL, new_location_record(metadata.id, expected, time))
+        record = new_location_record(metadata.id, expected, time)
+        self.add_location_record(LOCAL, record, staged=staged)
         return metadata
 
-    def add_location_record(self, location: str, record: LocationRecord) -> bool:
-        """Write a location record unless one exists; returns True if written."""
+    def add_location_record(
+        self, location: str, record: LocationRecord, *, staged: StagedWrites | None = None
+    ) -> bool:
+        """Write a location record unless one exists; returns True if written (or staged)."""
         validate_packet_id(record.packet)
         destination = self._location_path(location) / record.packet
         if destination.exists():
             return False
+        if staged is not None:
+            staged.write(destination, record.to_bytes())
+            return True
         return write_atomic(destination, record.to_bytes(), self.tmp_dir)
 
 

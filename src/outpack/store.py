@@ -10,6 +10,7 @@ from typing import BinaryIO
 from outpack.errors import FileNotFoundInStoreError
 from outpack.fsutil import discard, new_temp_file, publish, storage_error, write_all
 from outpack.hash import CHUNK_SIZE, Hash, Hasher, verify_hash
+from outpack.staging import StagedWrites
 
 
 class Upload:
@@ -17,15 +18,20 @@ class Upload:
 
     Nothing is visible in the store until `commit` has checked the hash,
     fsynced the data and linked it into place; `abort` (or a failed commit)
-    removes every trace.
+    removes every trace. In a `staged` batch, `commit` checks the hash and
+    hands the file to the batch, whose own commit makes it durable and visible.
     """
 
-    def __init__(self, store: FileStore, expected: Hash) -> None:
+    def __init__(
+        self, store: FileStore, expected: Hash, staged: StagedWrites | None = None
+    ) -> None:
         self.expected = expected
         self._store = store
+        self._staged = staged
         self._hasher = Hasher(expected.algorithm)
         self._fd, self._temp = new_temp_file(store.tmp_dir)
         self._open = True
+        self._handed_over = False  # to the staged batch, which now owns the file
         self.size = 0
 
     def write(self, chunk: bytes | bytearray | memoryview) -> None:
@@ -38,9 +44,18 @@ class Upload:
         self.size += len(chunk)
 
     def commit(self) -> bool:
-        """Check, fsync and publish; returns True if this call created the file."""
+        """Check, fsync and publish; returns True if this call created the file.
+
+        Staged, the file is only checked and handed to the batch (returns True).
+        """
         try:
             verify_hash(self.expected, self._hasher.result())
+            if self._staged is not None:
+                os.close(self._fd)
+                self._open = False
+                self._staged.add(self._temp, self._store.path(self.expected))
+                self._handed_over = True
+                return True
             os.fsync(self._fd)
         except OSError as err:
             self.abort()
@@ -56,7 +71,8 @@ class Upload:
         if self._open:
             os.close(self._fd)
             self._open = False
-        discard(self._temp)
+        if not self._handed_over:
+            discard(self._temp)
 
     def __enter__(self) -> Upload:
         return self
@@ -83,8 +99,8 @@ class FileStore:
             raise FileNotFoundInStoreError(str(file_hash))
         return path
 
-    def begin(self, expected: Hash) -> Upload:
-        return Upload(self, expected)
+    def begin(self, expected: Hash, staged: StagedWrites | None = None) -> Upload:
+        return Upload(self, expected, staged)
 
     def put_chunks(self, expected: Hash, chunks: Iterable[bytes]) -> bool:
         with self.begin(expected) as upload:

@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import urllib3
 
 PREFIX = "/api/outpack"
+# Our bulk routes, which neither Packit nor the Rust server behind it have.
+BULK_ROUTES = ("/metadata/texts", "/files/contents")
 
 
 # What the Rust server answers for a route it does not have.
@@ -21,7 +23,11 @@ UNKNOWN_ROUTE = (
 
 
 def _handler(
-    upstream: str, pool: urllib3.PoolManager, prefix: str, hidden: frozenset[str]
+    upstream: str,
+    pool: urllib3.PoolManager,
+    prefix: str,
+    hidden: frozenset[str],
+    cut: set[str],
 ) -> type[BaseHTTPRequestHandler]:
     class Proxy(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -47,13 +53,25 @@ def _handler(
             answer = pool.request(
                 self.command, upstream + path, body=body, headers=headers, retries=False
             )
-            self._answer(answer.status, answer.data, answer.headers.get("Content-Type", ""))
+            content_type = answer.headers.get("Content-Type", "")
+            if path in cut:
+                cut.discard(path)
+                self._answer(answer.status, answer.data, content_type, cut_off=True)
+                return
+            self._answer(answer.status, answer.data, content_type)
 
-        def _answer(self, status: int, body: bytes, content_type: str) -> None:
+        def _answer(
+            self, status: int, body: bytes, content_type: str, *, cut_off: bool = False
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if cut_off:  # half the body promised, then the connection drops
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
             self.wfile.write(body)
 
         do_GET = do_POST = _forward  # noqa: N815
@@ -63,14 +81,19 @@ def _handler(
 
 @contextmanager
 def packit_proxy(
-    upstream: str, *, prefix: str = PREFIX, hidden: tuple[str, ...] = ()
+    upstream: str,
+    *,
+    prefix: str = PREFIX,
+    hidden: tuple[str, ...] = BULK_ROUTES,
+    cut: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """Serve `upstream` under `<url><prefix>/`; yields `<url>`.
 
     Routes in `hidden` answer 404 as the Rust server does for routes it lacks.
+    The first answer of each route in `cut` is cut off half-way.
     """
     pool = urllib3.PoolManager()
-    handler = _handler(upstream, pool, prefix, frozenset(hidden))
+    handler = _handler(upstream, pool, prefix, frozenset(hidden), set(cut))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

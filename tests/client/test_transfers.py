@@ -12,7 +12,7 @@ from benchmarks.roots import generate_root
 from outpack.client import Options, add_location, fetch, mirror, pull, push
 from outpack.root import Root
 from tests.client.conftest import ServerProcess, new_root, outpack, part, tree
-from tests.client.packit_proxy import packit_proxy
+from tests.client.packit_proxy import BULK_ROUTES, packit_proxy
 from tests.support import shared_path
 
 StartServer = Callable[..., ServerProcess]
@@ -40,10 +40,11 @@ def test_pull_from_our_server_with_dependencies(
     wanted = {f.hash for i in (a, b, c) for f in source_root.read_metadata(i).files}
     assert {str(h) for h in Root.open(dest).store.iter_hashes()} == wanted
     assert outpack("validate", "--root", dest).code == 0
-    # The bulk route served the metadata: one request, no GET per packet.
+    # The bulk routes served the metadata and the files: no GET per packet or file.
     paths = [line["path"] for line in server.access_lines()]
     assert paths.count("/metadata/texts") == 1
-    assert not [p for p in paths if p.endswith("/text")]
+    assert paths.count("/files/contents") >= 1
+    assert not [p for p in paths if p.endswith("/text") or p.startswith("/file/")]
     # Again: nothing to do; then the rest.
     assert "Pulled 0 packets (0 files" in outpack("pull", c, "--root", dest).out
     outpack("pull", d, "--root", dest, "--location", "srv", "--quiet")
@@ -51,20 +52,23 @@ def test_pull_from_our_server_with_dependencies(
     assert (dest / ".outpack" / "tmp").exists() and not any((dest / ".outpack" / "tmp").iterdir())
 
 
-def test_falls_back_to_one_request_per_packet_without_the_bulk_route(
+def test_falls_back_to_one_request_each_without_the_bulk_routes(
     chain: tuple[Path, list[str]], tmp_path: Path, start_server: StartServer
 ) -> None:
     source, ids = chain
     server = start_server(source)
-    # In front: a proxy answering for /metadata/texts as the Rust server does.
-    with packit_proxy(server.url, prefix="", hidden=("/metadata/texts",)) as url:
+    # In front: a proxy answering for the bulk routes as the Rust server does.
+    with packit_proxy(server.url, prefix="", hidden=BULK_ROUTES) as url:
         dest = add_location(new_root(tmp_path / "dest"), "srv", "http", url)
         result = mirror(dest, "srv", Options(jobs=3))
     assert result.packets == 4
     assert tree(dest.path).keys() >= tree(source).keys()
     paths = {line["path"] for line in server.access_lines()}
-    assert "/metadata/texts" not in paths
+    assert not paths & set(BULK_ROUTES)
     assert {f"/metadata/{i}/text" for i in ids} <= paths
+    source_root = Root.open(source)
+    hashes = {f.hash for i in ids for f in source_root.read_metadata(i).files}
+    assert {f"/file/{h}" for h in hashes} <= paths
 
 
 def test_read_only_server_answers_the_bulk_route(
@@ -76,6 +80,7 @@ def test_read_only_server_answers_the_bulk_route(
     assert mirror(dest, "srv", Options(jobs=3)).packets == len(ids)
     statuses = {(line["path"], line["status"]) for line in server.access_lines()}
     assert ("/metadata/texts", 200) in statuses
+    assert ("/files/contents", 200) in statuses
     assert not [path for path, _ in statuses if path.endswith("/text")]
 
 

@@ -18,11 +18,11 @@ from outpack.client.drivers import Driver, RemoteEntry, open_driver
 from outpack.client.transfer import Options, run_parallel
 from outpack.config import SCHEMA_VERSION
 from outpack.errors import InvalidInputError, LocationError
-from outpack.fsutil import write_atomic
 from outpack.hash import Hash, hash_bytes, verify_hash
 from outpack.ids import validate_packet_id
 from outpack.location import LOCAL, LocationRecord
 from outpack.root import Root
+from outpack.staging import StagedWrites
 
 METADATA_BATCH = 1000
 
@@ -77,13 +77,17 @@ def fetch_from(root: Root, name: str, driver: Driver, options: Options) -> Fetch
         batch = {entry.packet: entry for entry in new[start : start + METADATA_BATCH]}
         texts = list(driver.metadata_texts(list(batch)))
         _check_complete(driver, batch, texts)
-        pairs = [(batch[packet_id], data) for packet_id, data in texts]
-        run_parallel(lambda pair: _store_metadata(root, driver, *pair), pairs, jobs)
+        with StagedWrites(root.tmp_dir) as staged:
+            for packet_id, data in texts:
+                _store_metadata(root, driver, batch[packet_id], data, staged)
+            staged.commit()
         task.advance(len(texts))
-    records = [
-        LocationRecord(entry.packet, entry.time, entry.hash, SCHEMA_VERSION) for entry in unseen
-    ]
-    run_parallel(lambda record: root.add_location_record(name, record), records, jobs)
+    # Records only once the metadata they point to is durable.
+    with StagedWrites(root.tmp_dir) as staged:
+        for entry in unseen:
+            record = LocationRecord(entry.packet, entry.time, entry.hash, SCHEMA_VERSION)
+            root.add_location_record(name, record, staged=staged)
+        staged.commit()
     progress.done(f"Fetched {name}: {len(entries)} packets, {len(new)} new")
     return FetchResult(name, len(entries), len(new))
 
@@ -125,7 +129,9 @@ def _check_complete(
         )
 
 
-def _store_metadata(root: Root, driver: Driver, entry: RemoteEntry, data: bytes) -> None:
+def _store_metadata(
+    root: Root, driver: Driver, entry: RemoteEntry, data: bytes, staged: StagedWrites
+) -> None:
     expected = Hash.parse(entry.hash)
     try:
         verify_hash(expected, hash_bytes(expected.algorithm, data))
@@ -134,4 +140,4 @@ def _store_metadata(root: Root, driver: Driver, entry: RemoteEntry, data: bytes)
             f"Metadata for packet {entry.packet} from {driver.label} does not match its "
             f"hash ({err.message}); nothing of it was stored"
         ) from err
-    write_atomic(root.metadata_path(entry.packet), data, root.tmp_dir)
+    staged.write(root.metadata_path(entry.packet), data)

@@ -31,9 +31,15 @@ from outpack.hash import Hash, hash_bytes, verify_hash
 from outpack.location import LOCAL, LocationRecord, new_location_record
 from outpack.metadata import PacketMetadata
 from outpack.root import Root
+from outpack.staging import StagedWrites
 from outpack.store import FileStore
 
 STAGING = "pull-files"
+# Files travel in batches (one request each where the server has a bulk
+# route) that become durable together: see outpack.staging.
+BATCH_FILES = 500
+MIN_BATCH_FILES = 50  # below this, parallel requests gain nothing over one bulk answer
+BATCH_BYTES = 64 << 20
 Source = tuple[str, LocationRecord]  # location name, its record of the packet
 
 
@@ -160,25 +166,40 @@ class _Puller:
         missing = [h for h in origin if not self.store.exists(Hash.parse(h))]
         if not self.core.use_file_store:
             missing = [h for h in missing if not self._archived(*origin[h])]
-        for name in {self.sources[origin[h][0]][0] for h in missing}:
+        by_location: dict[str, list[str]] = {}
+        for file_hash in missing:
+            by_location.setdefault(self.sources[origin[file_hash][0]][0], []).append(file_hash)
+        for name in by_location:
             self._driver(name)  # opened once, before the threads start
-        total = sum(self.plan.sizes[h] for h in missing)
+        sizes = self.plan.sizes
+        total = sum(sizes[h] for h in missing)
         task = self.progress.task("files", len(missing), total)
 
-        def get(file_hash: str) -> None:
-            packet_id, path = origin[file_hash]
-            driver = self.drivers[self.sources[packet_id][0]]
-            expected = Hash.parse(file_hash)
-            try:
-                driver.fetch_file(file_hash, lambda: self.store.begin(expected))
-            except HashMismatchError as err:
-                raise InvalidInputError(
-                    f"File '{path}' of packet {packet_id} from {driver.label} does not match "
-                    f"its hash (expected {err.expected}, found {err.found}); it was not stored"
-                ) from err
-            task.advance(1, self.plan.sizes[file_hash])
+        def get(batch: tuple[str, list[str]]) -> None:
+            name, hashes = batch
+            driver = self.drivers[name]
+            with StagedWrites(self.store.tmp_dir) as staged:
+                try:
+                    driver.fetch_files(
+                        hashes,
+                        lambda h: self.store.begin(Hash.parse(h), staged),
+                        lambda h: task.advance(1, sizes[h]),
+                    )
+                except HashMismatchError as err:
+                    packet_id, path = origin[err.expected]
+                    raise InvalidInputError(
+                        f"File '{path}' of packet {packet_id} from {driver.label} does not "
+                        f"match its hash (expected {err.expected}, found {err.found}); it was "
+                        "not stored"
+                    ) from err
+                staged.commit()
 
-        run_parallel(get, missing, self.jobs)
+        work = [
+            (name, batch)
+            for name, hashes in by_location.items()
+            for batch in batches(hashes, sizes, self.jobs)
+        ]
+        run_parallel(get, work, min(self.jobs, len(work)))
         return len(missing), total
 
     def _archived(self, packet_id: str, path: str) -> bool:
@@ -189,14 +210,18 @@ class _Puller:
             run_parallel(self._fill_archive, self.plan.ids, self.writers)
         task = self.progress.task("packets", len(self.plan.ids))
         for level in self.plan.order:
+            # A level's records become durable together, before the next
+            # level's packets (which may depend on them) are checked.
+            with StagedWrites(self.root.tmp_dir) as staged:
 
-            def mark(packet_id: str) -> None:
-                record = self.sources[packet_id][1]
-                when = record.time if self.keep_times else None
-                mark_unpacked(self.root, packet_id, record.hash, when)
-                task.advance()
+                def mark(packet_id: str) -> None:
+                    record = self.sources[packet_id][1]
+                    when = record.time if self.keep_times else None
+                    mark_unpacked(self.root, packet_id, record.hash, when, staged)
+                    task.advance()
 
-            run_parallel(mark, level, self.writers)
+                run_parallel(mark, level, self.writers)
+                staged.commit()
         if not self.core.use_file_store:
             shutil.rmtree(self.store.files_dir, ignore_errors=True)
 
@@ -208,11 +233,37 @@ class _Puller:
                 copy_into(self.store.locate(Hash.parse(file.hash)), destination, self.root.tmp_dir)
 
 
-def mark_unpacked(root: Root, packet_id: str, packet_hash: str, when: float | None) -> None:
+def batches(hashes: list[str], sizes: dict[str, int], jobs: int) -> list[list[str]]:
+    """`hashes` in consecutive groups, small enough that all `jobs` transfers get work.
+
+    A group holds at most BATCH_FILES files and BATCH_BYTES bytes (or one bigger file).
+    """
+    limit = min(BATCH_FILES, max(MIN_BATCH_FILES, -(-len(hashes) // max(1, jobs))))
+    groups: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for file_hash in hashes:
+        if current and (len(current) >= limit or size + sizes[file_hash] > BATCH_BYTES):
+            groups.append(current)
+            current, size = [], 0
+        current.append(file_hash)
+        size += sizes[file_hash]
+    if current:
+        groups.append(current)
+    return groups
+
+
+def mark_unpacked(
+    root: Root,
+    packet_id: str,
+    packet_hash: str,
+    when: float | None,
+    staged: StagedWrites | None = None,
+) -> None:
     """Record a packet whose files are all here as unpacked (checked again)."""
     data = root.read_metadata_bytes(packet_id)
     if root.config.core.use_file_store:
-        root.import_packet(data, packet_hash, time=when)
+        root.import_packet(data, packet_hash, time=when, staged=staged)
         return
     expected = Hash.parse(packet_hash)
     verify_hash(expected, hash_bytes(expected.algorithm, data))
@@ -221,4 +272,4 @@ def mark_unpacked(root: Root, packet_id: str, packet_hash: str, when: float | No
         missing = root.missing_packets(metadata.dependency_ids, unpacked=True)
         if missing:
             raise MissingDependenciesError(packet_id, missing)
-    root.add_location_record(LOCAL, new_location_record(packet_id, expected, when))
+    root.add_location_record(LOCAL, new_location_record(packet_id, expected, when), staged=staged)

@@ -44,9 +44,9 @@ SESSION_PATHS = frozenset({"/ui/signin", "/ui/signout"})
 # counts for reading only: a cross-site form can never write with it.
 TOKEN_COOKIE = "outpack_token"
 COOKIE_METHODS = frozenset({"GET", "HEAD"})
-# POST only because the question is long (a list of ids): a read, allowed to
+# POST only because the question is long (a list of ids or hashes): a read, allowed to
 # read tokens and in read-only mode, but never with the cookie.
-READING_POSTS = frozenset({"/metadata/texts"})
+READING_POSTS = frozenset({"/metadata/texts", "/files/contents"})
 
 
 class AccessDenied(Exception):  # noqa: N818 - reads as the verdict it is

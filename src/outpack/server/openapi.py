@@ -139,6 +139,11 @@ COMPONENTS: dict[str, Schema] = {
         "required": ["ids"],
         "properties": {"ids": {"type": "array", "items": _ref("PacketId"), "maxItems": 10000}},
     },
+    "FileContentsRequest": {
+        "type": "object",
+        "required": ["hashes"],
+        "properties": {"hashes": {"type": "array", "items": {"type": "string"}, "maxItems": 10000}},
+    },
 }
 
 
@@ -328,6 +333,35 @@ OPERATIONS: dict[str, dict[str, Schema]] = {
                     "the hashes asked about that are absent, as they were written",
                 ),
                 "400": BAD_INPUT,
+                "413": TOO_LARGE,
+            },
+        }
+    },
+    "/files/contents": {
+        "post": {
+            "summary": "Many files' bytes at once (not enveloped; an outpack extension, absent "
+            "from the Rust server)",
+            "description": 'Body `{"hashes": [...]}`, at most 10,000 hashes. The answer '
+            "(with a `Content-Length`) holds one frame per hash, in the order asked: the hash, "
+            "a space, the file's length in bytes as decimal digits and a newline, then exactly "
+            "that many bytes (as `GET /file/{hash}` would send them), then a newline. Clients "
+            "check each file against its hash. A malformed hash is a 400, a file not here a "
+            "404 (enveloped JSON), and then nothing else is sent.",
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": _ref("FileContentsRequest")}},
+            },
+            "responses": {
+                "200": {
+                    "description": "the framed files",
+                    "content": {
+                        "application/vnd.outpack.file-contents": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                },
+                "400": BAD_INPUT,
+                "404": NOT_FOUND,
                 "413": TOO_LARGE,
             },
         }

@@ -6,7 +6,8 @@ so a cached body can be sent again without touching Python objects.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,22 @@ class StreamResponse:
 
 
 AnyResponse = Response | FileResponse | StreamResponse
+
+
+async def blocking_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """The chunks of a blocking iterator, each made (files read, compressed) in a thread."""
+    done = object()
+    try:
+        while True:
+            chunk = await asyncio.to_thread(next, chunks, done)
+            if chunk is done:
+                return
+            assert isinstance(chunk, bytes)
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
 
 
 def json_response(data: Any) -> Response:

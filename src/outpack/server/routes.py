@@ -13,7 +13,7 @@ from outpack.hash import Hash, parse_lookup_hash
 from outpack.ids import is_packet_id
 from outpack.root import Root
 from outpack.server.bodies import BodyFile, CachedBody
-from outpack.server.bulk import MetadataTexts
+from outpack.server.bulk import FileContents, MetadataTexts
 from outpack.server.errors import BadRequestError
 from outpack.server.metrics import (
     HttpMetrics,
@@ -130,6 +130,7 @@ class Handlers:
             Route("/metadata/{id}/json", {"GET": self.metadata_json}),
             Route("/metadata/{id}/text", {"GET": self.metadata_text}),
             Route("/metadata/texts", {"POST": MetadataTexts(self.root, self.settings)}),
+            Route("/files/contents", {"POST": FileContents(self.root, self.settings)}),
             Route("/checksum", {"GET": self.checksum}),
             Route("/packit/metadata", {"GET": self.packit_metadata}),
             Route("/file/{hash}", {"GET": self.file_get, "POST": self.file_post}),

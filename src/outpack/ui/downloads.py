@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from importlib import resources
 
 from outpack.errors import NotFoundError
-from outpack.server.responses import FileResponse, Response, StreamResponse
+from outpack.server.responses import FileResponse, Response, StreamResponse, blocking_chunks
 from outpack.server.routing import Request
 from outpack.ui.data import UiData
 from outpack.ui.files import content_disposition, media_type
@@ -77,7 +76,7 @@ class Downloads:
         found = await asyncio.to_thread(entries)
         name = f"{meta.name}-{packet_id}.zip"
         return StreamResponse(
-            _in_threads(zip_chunks(found, meta.time.start)),
+            blocking_chunks(zip_chunks(found, meta.time.start)),
             (
                 (b"content-type", b"application/zip"),
                 (b"content-disposition", content_disposition(name)),
@@ -95,19 +94,3 @@ class Downloads:
             (b"x-content-type-options", b"nosniff"),
         )
         return Response(200, body, kind, headers)
-
-
-async def _in_threads(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """Each chunk is made (files read, compressed) in a worker thread."""
-    done = object()
-    try:
-        while True:
-            chunk = await asyncio.to_thread(next, chunks, done)
-            if chunk is done:
-                return
-            assert isinstance(chunk, bytes)
-            yield chunk
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            await asyncio.to_thread(close)

@@ -11,6 +11,8 @@ from outpack.location import LocationRecord
 from outpack.store import Upload
 
 Begin = Callable[[], Upload]
+# An upload for the file with this hash (a bulk transfer names each file as it arrives).
+BeginFile = Callable[[str], Upload]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,15 @@ class Driver(Protocol):
 
     def fetch_file(self, file_hash: str, begin: Begin) -> None:
         """Stream one file into a fresh `begin()` upload and commit it (again on retry)."""
+        ...
+
+    def fetch_files(
+        self, hashes: Sequence[str], begin: BeginFile, done: Callable[[str], None]
+    ) -> None:
+        """Stream each file into a fresh `begin(hash)` upload, commit it, call `done(hash)`.
+
+        Retries fetch only the files not done yet.
+        """
         ...
 
     def missing_packets(self, ids: Sequence[str]) -> list[str]:

@@ -1,27 +1,30 @@
 """An `http` location: an outpack server (ours, the Rust one, or Packit's proxy).
 
-Metadata comes from our server's bulk route `POST /metadata/texts` when it
-has one (detected on first use; a 404, 405 or 403 answer means it has not, or
-may not, and we fall back to one `GET /metadata/<id>/text` per packet).
+Metadata and files come from our server's bulk routes, `POST /metadata/texts`
+and `POST /files/contents`, when it has them (detected on first use of each;
+a 404, 405 or 403 answer means it has not, or may not, and we fall back to
+one `GET /metadata/<id>/text` per packet and one `GET /file/<hash>` per file).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
 
-from outpack.client.drivers.base import Begin, RemoteEntry
-from outpack.client.drivers.session import Session
+from outpack.client.drivers.base import Begin, BeginFile, RemoteEntry
+from outpack.client.drivers.session import Response, Session
 from outpack.errors import RemoteError
+from outpack.framing import FrameReader, split_all
 from outpack.hash import CHUNK_SIZE
-from outpack.metadata_texts import split_texts
 
-BULK_ROUTE = "metadata/texts"
+TEXTS_ROUTE = "metadata/texts"
+FILES_ROUTE = "files/contents"
 NO_BULK = frozenset((403, 404, 405))
+JSON_BODY = {"Content-Type": "application/json"}
 
 
 class HttpDriver:
@@ -29,7 +32,9 @@ class HttpDriver:
         self.session = session
         self.label = session.label
         self.jobs = jobs
-        self._bulk: bool | None = None
+        # Whether the server has each bulk route: unknown until first asked.
+        self._bulk_texts: bool | None = None
+        self._bulk_files: bool | None = None
 
     def close(self) -> None:
         self.session.close()
@@ -44,25 +49,24 @@ class HttpDriver:
     def metadata_texts(self, ids: Sequence[str]) -> Iterator[tuple[str, bytes]]:
         if not ids:
             return iter(())
-        if self._bulk is not False:
+        if self._bulk_texts is not False:
             try:
-                texts = self._bulk_texts(ids)
-                self._bulk = True
+                texts = self._texts_at_once(ids)
+                self._bulk_texts = True
                 return iter(texts)
             except RemoteError as err:
-                if self._bulk or err.status not in NO_BULK:
+                if self._bulk_texts or err.status not in NO_BULK:
                     raise
-                self._bulk = False
+                self._bulk_texts = False
         with ThreadPoolExecutor(self.jobs) as pool:
             return iter(list(pool.map(self._one_text, ids)))
 
-    def _bulk_texts(self, ids: Sequence[str]) -> list[tuple[str, bytes]]:
+    def _texts_at_once(self, ids: Sequence[str]) -> list[tuple[str, bytes]]:
         body = orjson.dumps({"ids": list(ids)})
-        headers = {"Content-Type": "application/json"}
         response = self.session.retrying(
-            lambda: self.session.request("POST", BULK_ROUTE, body=body, headers=headers)
+            lambda: self.session.request("POST", TEXTS_ROUTE, body=body, headers=JSON_BODY)
         )
-        return split_texts(response.data, self.label)
+        return split_all(response.data, self.label, "metadata texts")
 
     def _one_text(self, packet_id: str) -> tuple[str, bytes]:
         response = self.session.retrying(
@@ -82,6 +86,47 @@ class HttpDriver:
                 upload.commit()
 
         self.session.retrying(attempt)
+
+    def fetch_files(
+        self, hashes: Sequence[str], begin: BeginFile, done: Callable[[str], None]
+    ) -> None:
+        finished: set[str] = set()
+
+        def record(file_hash: str) -> None:
+            finished.add(file_hash)
+            done(file_hash)
+
+        if self._bulk_files is not False and len(hashes) > 1:
+            try:
+                self.session.retrying(
+                    lambda: self._files_at_once([h for h in hashes if h not in finished], begin,
+                                                record)
+                )  # fmt: skip
+                self._bulk_files = True
+                return
+            except RemoteError as err:
+                if self._bulk_files or finished or err.status not in NO_BULK:
+                    raise
+                self._bulk_files = False
+        for file_hash in hashes:
+            self.fetch_file(file_hash, lambda: begin(file_hash))  # noqa: B023 - called at once
+            done(file_hash)
+
+    def _files_at_once(
+        self, hashes: list[str], begin: BeginFile, done: Callable[[str], None]
+    ) -> None:
+        body = orjson.dumps({"hashes": hashes})
+        response = self.session.request(
+            "POST", FILES_ROUTE, body=body, headers=JSON_BODY, stream=True
+        )
+        try:
+            _receive_files(response, self.label, hashes, begin, done)
+        except BaseException:
+            # Unread frames must not reach the next request on this connection.
+            response.close()
+            raise
+        finally:
+            response.release_conn()
 
     def missing_packets(self, ids: Sequence[str]) -> list[str]:
         result = self.session.post_json("packets/missing", {"ids": list(ids), "unpacked": True})
@@ -109,3 +154,22 @@ class HttpDriver:
         self.session.retrying(
             lambda: self.session.request("POST", path, body=data, headers=headers)
         )
+
+
+def _receive_files(
+    response: Response, label: str, hashes: list[str], begin: BeginFile, done: Callable[[str], None]
+) -> None:
+    """Store the files of a `/files/contents` answer, in the order asked, each as it arrives."""
+    reader = FrameReader(response.read, label, "file contents")
+    for expected in hashes:
+        header = reader.header()
+        if header is None or header[0] != expected:
+            found = "the end of the answer" if header is None else header[0]
+            raise RemoteError(f"{label} sent {found} where file {expected} was expected")
+        with begin(expected) as upload:
+            for piece in reader.body(header[1]):
+                upload.write(piece)
+            upload.commit()
+        done(expected)
+    if reader.header() is not None:
+        raise RemoteError(f"{label} sent more files than were asked for")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from outpack.client.archive import ArchiveFiles
-from outpack.client.drivers.base import Begin, RemoteEntry
+from outpack.client.drivers.base import Begin, BeginFile, RemoteEntry
 from outpack.errors import FileNotFoundInStoreError, PacketNotFoundError
 from outpack.hash import CHUNK_SIZE, Hash
 from outpack.location import LOCAL
@@ -48,6 +48,13 @@ class PathDriver:
             for chunk in iter(lambda: stream.read(CHUNK_SIZE), b""):
                 upload.write(chunk)
             upload.commit()
+
+    def fetch_files(
+        self, hashes: Sequence[str], begin: BeginFile, done: Callable[[str], None]
+    ) -> None:
+        for file_hash in hashes:
+            self.fetch_file(file_hash, lambda: begin(file_hash))  # noqa: B023 - called at once
+            done(file_hash)
 
     def missing_packets(self, ids: Sequence[str]) -> list[str]:
         return self.root.missing_packets(ids, unpacked=True)
