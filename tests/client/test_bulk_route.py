@@ -37,26 +37,36 @@ def test_texts_are_the_exact_stored_bytes_in_the_order_asked(
     assert "post" in openapi["paths"]["/metadata/texts"]
 
 
+TEXTS, FILES = "/metadata/texts", "/files/contents"
+
+
 @pytest.mark.parametrize(
-    ("body", "status", "detail"),
+    ("route", "body", "expected"),
     [
-        (b"{", 400, "not valid JSON"),
-        (b'{"hashes": []}', 400, 'expected {"ids": [packet ids]}'),
-        (b'{"ids": [1]}', 400, 'expected {"ids": [packet ids]}'),
-        (b'{"ids": ["../../etc"]}', 400, "Invalid packet id '../../etc'"),
-        (orjson.dumps({"ids": ["20200101-000000-00000000"] * 10_001}), 400, "at most 10000"),
-        (b'{"ids": ["20200101-000000-00000000"]}', 404, "does not exist"),
+        (TEXTS, b"{", (400, "not valid JSON")),
+        (TEXTS, b'{"hashes": []}', (400, 'expected {"ids": [packet ids]}')),
+        (TEXTS, b'{"ids": [1]}', (400, 'expected {"ids": [packet ids]}')),
+        (TEXTS, b'{"ids": ["../../etc"]}', (400, "Invalid packet id '../../etc'")),
+        (TEXTS, orjson.dumps({"ids": ["20200101-000000-00000000"] * 10_001}), (400, "at most")),
+        (TEXTS, b'{"ids": ["20200101-000000-00000000"]}', (404, "does not exist")),
+        (FILES, b"[]", (400, 'expected {"hashes": [hashes]}')),
+        (FILES, b'{"hashes": ["../etc/passwd"]}', (400, "Invalid hash format")),
+        (FILES, b'{"hashes": ["nope:abc"]}', (400, "Invalid hash algorithm")),
+        (FILES, orjson.dumps({"hashes": ["md5:abc"] * 10_001}), (400, "at most 10000 hashes")),
+        (FILES, b'{"hashes": ["md5:abc123"]}', (404, "hash 'md5:abc123' not found")),
+        (FILES, orjson.dumps({"hashes": ["sha256:" + "0" * 64]}), (404, "not found")),
     ],
 )
 def test_bad_requests(
     chain: tuple[Path, list[str]],
     start_server: StartServer,
+    route: str,
     body: bytes,
-    status: int,
-    detail: str,
+    expected: tuple[int, str],
 ) -> None:
+    status, detail = expected
     server = start_server(chain[0])
-    response = server.post("/metadata/texts", data=body)
+    response = server.post(route, data=body)
     assert response.status_code == status
     assert detail in check_failure(response.content)["detail"]
 
@@ -110,27 +120,3 @@ def test_file_contents_are_the_stored_bytes_in_the_order_asked(
     assert max(len(data) for _, data in files) == 3 << 20
     assert server.post("/files/contents", json={"hashes": []}).content == b""
     assert "post" in server.get("/openapi.json").json()["paths"]["/files/contents"]
-
-
-@pytest.mark.parametrize(
-    ("body", "status", "detail"),
-    [
-        (b"[]", 400, 'expected {"hashes": [hashes]}'),
-        (b'{"hashes": ["../etc/passwd"]}', 400, "Invalid hash format"),
-        (b'{"hashes": ["nope:abc"]}', 400, "Invalid hash algorithm"),
-        (orjson.dumps({"hashes": ["md5:abc"] * 10_001}), 400, "at most 10000 hashes"),
-        (b'{"hashes": ["md5:abc123"]}', 404, "hash 'md5:abc123' not found"),
-        (orjson.dumps({"hashes": ["sha256:" + "0" * 64]}), 404, "not found"),
-    ],
-)
-def test_bad_file_requests(
-    chain: tuple[Path, list[str]],
-    start_server: StartServer,
-    body: bytes,
-    status: int,
-    detail: str,
-) -> None:
-    server = start_server(chain[0])
-    response = server.post("/files/contents", data=body)
-    assert response.status_code == status
-    assert detail in check_failure(response.content)["detail"]

@@ -90,18 +90,20 @@ class HttpDriver:
     def fetch_files(
         self, hashes: Sequence[str], begin: BeginFile, done: Callable[[str], None]
     ) -> None:
-        finished: set[str] = set()
-
-        def record(file_hash: str) -> None:
-            finished.add(file_hash)
-            done(file_hash)
-
         if self._bulk_files is not False and len(hashes) > 1:
+            finished: set[str] = set()
+
+            def received(file_hash: str) -> None:
+                finished.add(file_hash)
+                done(file_hash)
+
+            def attempt() -> None:
+                # After a cut-off answer, only the files that did not arrive.
+                rest = [file_hash for file_hash in hashes if file_hash not in finished]
+                self._files_at_once(rest, begin, received)
+
             try:
-                self.session.retrying(
-                    lambda: self._files_at_once([h for h in hashes if h not in finished], begin,
-                                                record)
-                )  # fmt: skip
+                self.session.retrying(attempt)
                 self._bulk_files = True
                 return
             except RemoteError as err:
@@ -157,7 +159,11 @@ class HttpDriver:
 
 
 def _receive_files(
-    response: Response, label: str, hashes: list[str], begin: BeginFile, done: Callable[[str], None]
+    response: Response,
+    label: str,
+    hashes: list[str],
+    begin: BeginFile,
+    done: Callable[[str], None],
 ) -> None:
     """Store the files of a `/files/contents` answer, in the order asked, each as it arrives."""
     reader = FrameReader(response.read, label, "file contents")
