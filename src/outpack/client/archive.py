@@ -1,8 +1,9 @@
 """The archive (`<path_archive>/<name>/<id>/<path>`): finding files in it, filling it.
 
 A root may keep unpacked packets' files there, beside or instead of the file
-store. Files are copied in atomically (temporary file, fsync, link), so a
-killed pull never leaves a truncated file in the archive.
+store. Files are copied in atomically (temporary file, fsync, link; or in a
+staged batch, see `outpack.staging`), so a killed pull never leaves a
+truncated file in the archive.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from outpack.hash import Hash, hash_file
 from outpack.location import LOCAL
 from outpack.metadata import PacketMetadata
 from outpack.root import Root
+from outpack.staging import StagedWrites
 
 
 def archive_path(root: Root, metadata: PacketMetadata, relative: str) -> Path:
@@ -32,17 +34,26 @@ def archive_path(root: Root, metadata: PacketMetadata, relative: str) -> Path:
     return packet_dir.joinpath(*parts)
 
 
-def copy_into(source: Path, destination: Path, tmp_dir: Path) -> bool:
-    """Copy a file into place atomically and durably (first writer wins)."""
+def copy_into(
+    source: Path, destination: Path, tmp_dir: Path, staged: StagedWrites | None = None
+) -> bool:
+    """Copy a file into place atomically and durably (first writer wins).
+
+    With `staged`, the copy joins that batch, whose commit makes it durable and visible.
+    """
     fd, temp = new_temp_file(tmp_dir)
     try:
         with open(source, "rb") as reader, os.fdopen(fd, "wb", closefd=True) as writer:
             shutil.copyfileobj(reader, writer, 1 << 20)
-            writer.flush()
-            os.fsync(writer.fileno())
+            if staged is None:
+                writer.flush()
+                os.fsync(writer.fileno())
     except OSError as err:
         discard(temp)
         raise storage_error(err, f"copying {destination.name}") from err
+    if staged is not None:
+        staged.add(temp, destination)
+        return True
     return publish(temp, destination)
 
 

@@ -64,7 +64,7 @@ def fetch(
 
 
 def fetch_from(root: Root, name: str, driver: Driver, options: Options) -> FetchResult:
-    jobs, progress = options.writers, options.progress
+    jobs, progress = options.jobs, options.progress
     entries = driver.list_packets()
     _check_listing(driver, entries)
     recorded = set(root.location_packet_ids(name))

@@ -137,7 +137,6 @@ class _Puller:
         self.plan = plan
         self.sources = sources
         self.jobs = options.jobs
-        self.writers = options.writers
         self.progress = options.progress
         self.keep_times = options.keep_times
         self.core = root.config.core
@@ -207,7 +206,9 @@ class _Puller:
 
     def unpack(self) -> None:
         if self.core.path_archive is not None:
-            run_parallel(self._fill_archive, self.plan.ids, self.writers)
+            with StagedWrites(self.root.tmp_dir) as staged:
+                run_parallel(lambda i: self._fill_archive(i, staged), self.plan.ids, self.jobs)
+                staged.commit()
         task = self.progress.task("packets", len(self.plan.ids))
         for level in self.plan.order:
             # A level's records become durable together, before the next
@@ -220,17 +221,18 @@ class _Puller:
                     mark_unpacked(self.root, packet_id, record.hash, when, staged)
                     task.advance()
 
-                run_parallel(mark, level, self.writers)
+                run_parallel(mark, level, self.jobs)
                 staged.commit()
         if not self.core.use_file_store:
             shutil.rmtree(self.store.files_dir, ignore_errors=True)
 
-    def _fill_archive(self, packet_id: str) -> None:
+    def _fill_archive(self, packet_id: str, staged: StagedWrites) -> None:
         metadata = self.plan.packets[packet_id]
         for file in metadata.files:
             destination = archive_path(self.root, metadata, file.path)
             if not destination.is_file():
-                copy_into(self.store.locate(Hash.parse(file.hash)), destination, self.root.tmp_dir)
+                source = self.store.locate(Hash.parse(file.hash))
+                copy_into(source, destination, self.root.tmp_dir, staged)
 
 
 def batches(hashes: list[str], sizes: dict[str, int], jobs: int) -> list[list[str]]:

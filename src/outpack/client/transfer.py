@@ -21,9 +21,6 @@ from rich.text import Text
 
 T = TypeVar("T")
 DEFAULT_JOBS = 8
-# Small local writes (metadata, records) wait on fsync, not on the network:
-# more of them in flight lets the file system commit them together.
-LOCAL_WRITERS = 16
 
 
 class Task(Protocol):
@@ -119,11 +116,6 @@ class Options:
     recursive: bool = True  # pull dependencies too
     fetch_first: bool = True  # pull: fetch the locations' metadata first
     keep_times: bool = False  # record pulled packets at the location's times
-
-    @property
-    def writers(self) -> int:
-        """Threads for local writes: at least LOCAL_WRITERS, unless jobs is 1."""
-        return 1 if self.jobs == 1 else max(self.jobs, LOCAL_WRITERS)
 
 
 def make_progress(quiet: bool) -> Progress:
