@@ -9,6 +9,7 @@ directly from the files.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,14 @@ from outpack.location import LocationRecord
 from outpack.packet import create_packet
 from outpack.root import Root
 from outpack.server.app import create_app
-from outpack.server.bodies import BodyFile, BodyWriter, entry_lines, existing, lists_dir
+from outpack.server.bodies import (
+    BodyFile,
+    BodyWriter,
+    entry_lines,
+    existing,
+    lists_dir,
+    remove_retired,
+)
 from outpack.server.responses import success_body, success_body_raw
 from outpack.server.settings import ServerSettings
 from outpack.server.state import _entry_size, _MetadataCache, _MetadataEntry
@@ -141,7 +149,7 @@ def test_spliced_bodies_append_without_touching_the_file(new_root: Root) -> None
     two = one.spliced([b'{"a":4}', b"5"], "t-two.json")
     assert Path(base.path).read_bytes() == before
     assert two.path == base.path and two.count == 5
-    whole = before[: two.file_end] + two.tail
+    whole = before[: two.file_end] + two.tail.read()
     assert len(whole) == two.size
     assert orjson.loads(whole) == orjson.loads(success_body([1, 2, 3, {"a": 4}, 5]))
     assert list(entry_lines(two)) == [b"1", b"2", b"3", b'{"a":4}', b"5"]
@@ -152,9 +160,31 @@ def test_spliced_bodies_append_without_touching_the_file(new_root: Root) -> None
     # Splicing onto an empty body.
     empty = _written(new_root, "t-empty0.json", [], None)
     spliced = empty.spliced([b"7"], "t-seven.json")
-    assert orjson.loads(Path(empty.path).read_bytes()[: spliced.file_end] + spliced.tail) == (
-        orjson.loads(success_body([7]))
-    )
+    whole = Path(empty.path).read_bytes()[: spliced.file_end] + spliced.tail.read()
+    assert orjson.loads(whole) == orjson.loads(success_body([7]))
+
+
+def test_spliced_tails_live_on_disk_and_earlier_bodies_stay_whole(new_root: Root) -> None:
+    """Splices share one tail file on disk; each body sends the part written when it was made."""
+    base = _written(new_root, "t-tbase.json", [b"1"], None)
+    one = base.spliced([b"2"], "t-tone.json")
+    two = one.spliced([b"3"], "t-ttwo.json")
+    assert one.tail.path and one.tail.path == two.tail.path
+    assert list(entry_lines(one)) == [b"1", b"2"]
+    assert list(entry_lines(two)) == [b"1", b"2", b"3"]
+    # Splicing onto the older body again cannot reuse the shared file: a new tail file.
+    other = one.spliced([b"4"], "t-tother.json")
+    assert other.tail.path != two.tail.path
+    assert list(entry_lines(other)) == [b"1", b"2", b"4"]
+    assert list(entry_lines(two)) == [b"1", b"2", b"3"]
+    before = Path(base.path).read_bytes()
+    for body, expected in ((one, [1, 2]), (two, [1, 2, 3]), (other, [1, 2, 4])):
+        whole = before[: body.file_end] + body.tail.read()
+        assert len(whole) == body.size
+        assert orjson.loads(whole) == orjson.loads(success_body(expected))
+    # A tail file goes with the last body that used it.
+    remove_retired(new_root, [one, two], [other])
+    assert not os.path.exists(two.tail.path) and os.path.exists(other.tail.path)
 
 
 def test_a_spliced_list_is_sent_whole(new_root: Root) -> None:

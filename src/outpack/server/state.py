@@ -56,10 +56,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Metadata documents are small (kilobytes) and a read from the page cache
-# costs tens of microseconds, so only the hot ones are kept: a bigger cache
-# would fill for hours under clients reading many packets, and resident
-# memory with it.
-METADATA_CACHE_BYTES = 8 << 20
+# costs about ten microseconds, so only the hottest few hundred are kept: a
+# bigger cache would fill for hours under clients reading many packets, and
+# resident memory with it (8 MiB did, in a soak with pushes).
+METADATA_CACHE_BYTES = 1 << 20
 METADATA_CACHE_MAX_ENTRY = 1 << 20
 # Below this, collections are cheap anyway (and test processes, which build
 # many small servers, should not pay for a full collection each time).
