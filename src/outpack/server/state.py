@@ -49,7 +49,7 @@ from outpack.root import Root
 from outpack.server.bodies import BodyFile, CachedBody, remove_retired, remove_unused
 from outpack.server.lists import MetadataList, PackitList, packit_array
 from outpack.server.responses import success_body_raw
-from outpack.snapshot import CACHE_DIR, SAVE_INTERVAL_S, write_snapshot
+from outpack.snapshot import CACHE_DIR, SAVE_INTERVAL_S, snapshot_bytes, write_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -148,20 +148,22 @@ class SnapshotSaver:
     def take(self, catalog: Catalog, *, force: bool = False) -> Callable[[], None] | None:
         """The step that writes the snapshot, if this process saves it and it is due.
 
-        Taking it reads the catalog (call it where the catalog is not being
-        refreshed); the step itself may run anywhere, later.
+        Taking it copies the catalog's tables (milliseconds: call it where
+        the catalog is not being refreshed); the step, which serialises and
+        writes them (a large root's hundreds of milliseconds), may run
+        anywhere, later, while the catalog moves on.
         """
         now = time.monotonic()
         if not force and self._saved_at and now - self._saved_at < SAVE_INTERVAL_S:
             return None
         if not self.holder():
             return None
-        data = catalog.snapshot()
-        if data is None:
+        state = catalog.snapshot_state()
+        if state is None:
             return None
         self._saved_at = now
         root = catalog.root
-        return lambda: write_snapshot(root, data)
+        return lambda: write_snapshot(root, snapshot_bytes(root, state))
 
     def release(self) -> None:
         if self._fd is not None:
@@ -183,6 +185,9 @@ class ServerState:
         self._snapshots = SnapshotSaver(root)
         self._work: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._refreshes = 0  # how many refreshes ran (diagnostics, tests)
+        # Refreshes started for requests, and the last one completed (see `fresh`).
+        self._started = 0
+        self._completed = 0
         # The bodies last served, and those superseded since (when, body).
         self._metadata_list_served: BodyFile | None = None
         self._packit_served: BodyFile | None = None
@@ -210,19 +215,36 @@ class ServerState:
     # -- freshness ----------------------------------------------------------
 
     async def fresh(self, *, metadata: bool = True, locations: bool = True) -> View:
-        """The view, refreshed first if a folder the caller depends on may have changed."""
+        """The view, refreshed first if a folder the caller depends on may have changed.
+
+        A request that noticed a change needs a refresh that began listing
+        the folders after it noticed: its ticket is the number the next
+        refresh to start will get. Refreshes are numbered as they start (on
+        the event loop, before they list anything), one at a time, so every
+        request that noticed a change while refresh N ran is satisfied by
+        N + 1, which the first of them to get the lock starts and the others
+        share. A request never waits for more than the rest of the running
+        refresh and one more, however fast the root keeps changing.
+        """
         catalog = self._catalog
         if catalog is not None and not catalog.may_have_changed(
             metadata=metadata, locations=locations
         ):
             return self.view
+        ticket = self._started + 1
         async with self._lock():
+            if self._completed >= ticket:
+                return self.view
             # A refresh that ran meanwhile may have listed the folders as they
             # are now, with everything written before this request: if so, the
             # folders are unchanged since it, and it is enough.
             catalog = self._catalog
             if catalog is None or catalog.may_have_changed(metadata=metadata, locations=locations):
+                self._started += 1
+                number = self._started
+                # If it fails, the next waiter tries again (its ticket is not served).
                 await asyncio.to_thread(self._refresh)
+                self._completed = number
         return self.view
 
     def background_done(self) -> None:
