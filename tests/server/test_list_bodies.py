@@ -202,6 +202,36 @@ def test_a_spliced_list_is_sent_whole(new_root: Root) -> None:
     client.app.handlers.state.background_done()
 
 
+def test_a_packet_that_sorts_among_the_new_ones_rewrites_only_the_tail(new_root: Root) -> None:
+    """Listed while packets land, a folder may show a later packet before an earlier one.
+
+    The earlier one, found next time, sorts among the entries spliced after
+    the body's file: the lists take it in their tails, and keep their files.
+    """
+    client = AsgiClient(create_app(ServerSettings(root=str(new_root.path), access_log=False)))
+    state = client.app.handlers.state
+    create_packet(new_root, "a", {"a.txt": b"a"}, packet_id=packet_id(10, 1))
+
+    def lists() -> tuple[BodyFile, BodyFile]:
+        listed = check_success(client.get("/metadata/list").body)
+        assert listed == expected_metadata_list(new_root)
+        packit = check_success(client.get("/packit/metadata").body)
+        assert [entry["id"] for entry in packit] == expected_packit_ids(new_root)
+        assert state.view.metadata_list is not None and state.view.packit is not None
+        return state.view.metadata_list, state.view.packit
+
+    files = lists()
+    for second in (30, 40, 20, 35, 50, 21):
+        create_packet(new_root, "b", {"b.txt": b"%d" % second}, packet_id=packet_id(second, 1))
+        bodies = lists()
+        assert [body.path for body in bodies] == [body.path for body in files]
+        assert all(body.tail for body in bodies)
+    # One that sorts before the file's last entry: the lists are made anew.
+    create_packet(new_root, "c", {"c.txt": b"c"}, packet_id=packet_id(5, 1))
+    assert all(not body.tail for body in lists())
+    state.background_done()
+
+
 def test_metadata_cache_keeps_the_recently_used_within_its_budget() -> None:
     budget = 20 * _entry_size(_MetadataEntry(b"x" * 100))
     cache = _MetadataCache(budget)

@@ -98,20 +98,40 @@ class BodyFile:
         """How much of the file the body uses."""
         return self.size - len(self.tail)
 
+    @property
+    def file_count(self) -> int:
+        """How many of the entries are in the file (the rest are in the tail)."""
+        return self.count - self.tail.entries
+
     def spliced(self, entries: list[bytes], name: str) -> BodyFile:
         """This body with `entries` appended to its tail file: the body file is not touched."""
-        parts: list[bytes] = []
-        count = self.count
-        for entry in entries:
-            parts += (b",\n" if count else b"\n", entry)
-            count += 1
-        tail = _append_to_tail(self.tail, b"".join(parts))
+        data, count = _joined(entries, self.count)
+        tail = _append_to_tail(self.tail, data, len(entries))
         # The file's trailer is left out: the tail brings its own.
         head = self.file_end if self.tail else self.entries_end
         return BodyFile(self.path, head + len(tail), etag_for(name), count, name, tail)
 
+    def file_only(self) -> BodyFile:
+        """The body without its tail: the entries in its file, to copy or splice onto.
 
-def _append_to_tail(tail: Tail, data: bytes) -> Tail:
+        Its tag and name are the whole body's: it is not itself sent.
+        """
+        if not self.tail:
+            return self
+        size = self.file_end + len(TRAILER)
+        return BodyFile(self.path, size, self.etag, self.file_count, self.name)
+
+
+def _joined(entries: list[bytes], count: int) -> tuple[bytes, int]:
+    """Entries with the separators that go before them, after `count` entries; the new count."""
+    parts: list[bytes] = []
+    for entry in entries:
+        parts += (b",\n" if count else b"\n", entry)
+        count += 1
+    return b"".join(parts), count
+
+
+def _append_to_tail(tail: Tail, data: bytes, entries: int) -> Tail:
     """`tail` followed by `data`, appended to its file in place when nothing followed it there.
 
     A body's tail is the first `size` bytes of its file, so bodies made
@@ -131,7 +151,7 @@ def _append_to_tail(tail: Tail, data: bytes) -> Tail:
             os.close(fd)
     except OSError as err:
         raise storage_error(err, "writing a list body") from err
-    return Tail(path, tail.size + len(data), TRAILER)
+    return Tail(path, tail.size + len(data), TRAILER, tail.entries + entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,10 +225,13 @@ def entry_lines(body: BodyFile) -> Iterator[bytes]:
             if line.startswith(b"]"):
                 break
             yield line.rstrip(b"\n").removesuffix(b",")
-    for line in _tail_entries(body.tail).split(b"\n"):
-        entry = line.removesuffix(b",")
-        if entry:
-            yield entry
+    yield from tail_lines(body.tail)
+
+
+def tail_lines(tail: Tail) -> list[bytes]:
+    """The entries of a tail, without separators."""
+    lines = (line.removesuffix(b",") for line in _tail_entries(tail).split(b"\n"))
+    return [line for line in lines if line]
 
 
 def _tail_entries(tail: Tail) -> bytes:

@@ -58,6 +58,8 @@ class Tail:
     path: str = ""
     size: int = 0
     trailer: bytes = b""
+    # How many list entries the tail holds (see server.bodies).
+    entries: int = 0
 
     def __len__(self) -> int:
         return self.size + len(self.trailer)
