@@ -23,6 +23,7 @@ With `persistent=True` the catalog starts from the snapshot in
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 from collections.abc import Collection, Iterable, Mapping
@@ -47,6 +48,8 @@ from outpack.summary import PacketSummary, summarise_metadata_bytes
 logger = logging.getLogger(__name__)
 
 _NO_RECORDS: Mapping[str, LocationRecord] = {}
+# Packets that sort before the last known are inserted one by one up to this many.
+INSERT_AT_MOST = 64
 
 
 def root_clock(root: Root) -> FileSystemClock:
@@ -217,10 +220,15 @@ class Catalog:
         valid = self._summarise_packets(new)
         if not valid:
             return
-        if self._ids and valid[0] < self._ids[-1]:
-            self._ids = sorted([*self._ids, *valid])
-        else:
+        if not self._ids or valid[0] > self._ids[-1]:
             self._ids.extend(valid)
+        elif len(valid) <= INSERT_AT_MOST:
+            # A few that sort among the newest (a folder listed while packets
+            # land may show a later one before an earlier one).
+            for packet_id in valid:
+                bisect.insort(self._ids, packet_id)
+        else:
+            self._ids = sorted([*self._ids, *valid])
         changes.packets.extend(valid)
 
     def _summarise_packets(self, packet_ids: list[str]) -> list[str]:
