@@ -65,6 +65,9 @@ METADATA_CACHE_MAX_ENTRY = 1 << 20
 # many small servers, should not pay for a full collection each time).
 FREEZE_AT_PACKETS = 10_000
 SNAPSHOT_LOCK = "snapshot.lock"
+# Serialising the snapshot in the background sleeps this long after each slice
+# (see snapshot_bytes), so that requests and refreshes hardly wait for it.
+SNAPSHOT_PAUSE_S = 0.002
 # A body this process no longer serves is removed this long after.
 RETIRE_AFTER_S = 5.0
 
@@ -163,7 +166,7 @@ class SnapshotSaver:
             return None
         self._saved_at = now
         root = catalog.root
-        return lambda: write_snapshot(root, snapshot_bytes(root, state))
+        return lambda: write_snapshot(root, snapshot_bytes(root, state, pause=SNAPSHOT_PAUSE_S))
 
     def release(self) -> None:
         if self._fd is not None:
