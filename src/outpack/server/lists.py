@@ -3,13 +3,17 @@
 On a root of 100,000 packets, `/metadata/list` and `/packit/metadata` are
 megabytes of JSON (about 100 MB for the Packit list when packets carry
 orderly2's `custom`). New packets nearly always sort last (ids begin with
-their creation time), so after a push the previous body file's entries are
-copied and only the newcomers are serialised onto its end, once, when the
-list is next asked for. Anything else (removals, a packet that sorts
-earlier, a record that moves a packet to an earlier location) makes a new
+their creation time), so after a push only the newcomers are serialised,
+once, when the list is next asked for, and spliced after the previous body's
+file in a tail file (see `outpack.server.bodies`); once the tail reaches
+`SPLICE_LIMIT`, a new file is written by copying the previous one's entries
+and appending the tail's. A folder listed while packets land may show a
+later packet before an earlier one: the earlier one, found on the next
+refresh, sorts among the tail's entries, and only the tail is written
+again. Anything else (removals, a packet that sorts before the file's last
+entry, a record that moves a packet to an earlier location) makes a new
 body from the catalog; for the Packit list, by merging into the previous
-file's lines rather than reading every metadata file again. See
-`outpack.server.bodies` for the files themselves.
+file's lines rather than reading every metadata file again.
 
 Both lists agree with `/checksum` on which packets exist: damaged packets
 (see `outpack.catalog`) are in none of them.

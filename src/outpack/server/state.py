@@ -10,14 +10,18 @@ view, so they never see a half-built one, and a request that noticed a
 change is answered only once the folders it depends on are unchanged since
 a refresh listed them, so it always sees a push that came before it
 (read-your-writes, across workers, servers and clients writing the root
-directly). Requests that notice a change while a refresh runs wait for it
-and are then usually satisfied by it.
+directly). Refreshes are numbered as they start, and a request that noticed
+a change is satisfied by any refresh that started after it noticed: all the
+requests that noticed a change while one refresh ran share the next one
+(see `ServerState.fresh`), so however fast the root changes, none waits for
+more than the rest of the running refresh and one more.
 
 Work in the thread is serialised by one lock: refreshing, writing list
-bodies (see `outpack.server.lists`), answering `known_since`, and taking the
-catalog snapshot. What only needs to be durable, not seen, runs after it in
-one background thread, so that no request waits for an fsync: writing the
-snapshot, and publishing list bodies under their shared names. Only one
+bodies (see `outpack.server.lists`), answering `known_since`, and copying
+the catalog's tables for the snapshot. What only needs to be durable, not
+seen, runs after it in one background thread, so that no request waits for
+it: serialising and writing the snapshot, and publishing list bodies under
+their shared names. Only one
 process saves the snapshot: the one holding an advisory lock on
 `.outpack/cache/snapshot.lock` (see `SnapshotSaver`).
 """
