@@ -23,6 +23,7 @@ With `persistent=True` the catalog starts from the snapshot in
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 from collections.abc import Collection, Iterable, Mapping
@@ -47,6 +48,8 @@ from outpack.summary import PacketSummary, summarise_metadata_bytes
 logger = logging.getLogger(__name__)
 
 _NO_RECORDS: Mapping[str, LocationRecord] = {}
+# Packets that sort before the last known are inserted one by one up to this many.
+INSERT_AT_MOST = 64
 
 
 def root_clock(root: Root) -> FileSystemClock:
@@ -194,14 +197,15 @@ class Catalog:
         self._dirty = self._dirty or bool(changes)
         return changes
 
-    def _reconcile_packets(self, listed: set[str], changes: Changes) -> None:
-        unknown = listed - self._known
+    def _reconcile_packets(self, listed: list[str], changes: Changes) -> None:
+        known = self._known
+        unknown = [name for name in listed if name not in known]
         # Packets are immutable and never deleted in normal use, but a root
         # edited by hand must not leave ghosts behind. Each known id still
         # listed accounts for one listed name, so only a shortfall means some
         # went, and the second difference is skipped otherwise.
         if len(listed) - len(unknown) < len(self._known):
-            gone = self._known - listed
+            gone = self._known - set(listed)
             self._known -= gone
             self._ids = [packet_id for packet_id in self._ids if packet_id not in gone]
             summaries = self._all_summaries()
@@ -216,10 +220,15 @@ class Catalog:
         valid = self._summarise_packets(new)
         if not valid:
             return
-        if self._ids and valid[0] < self._ids[-1]:
-            self._ids = sorted([*self._ids, *valid])
-        else:
+        if not self._ids or valid[0] > self._ids[-1]:
             self._ids.extend(valid)
+        elif len(valid) <= INSERT_AT_MOST:
+            # A few that sort among the newest (a folder listed while packets
+            # land may show a later one before an earlier one).
+            for packet_id in valid:
+                bisect.insort(self._ids, packet_id)
+        else:
+            self._ids = sorted([*self._ids, *valid])
         changes.packets.extend(valid)
 
     def _summarise_packets(self, packet_ids: list[str]) -> list[str]:
@@ -252,12 +261,13 @@ class Catalog:
             return
         known = self._all_records().setdefault(location, {})
         damaged = self._damaged_records.setdefault(location, {})
-        unknown = listed - known.keys() - damaged.keys()
+        unknown = [name for name in listed if name not in known and name not in damaged]
         if len(listed) - len(unknown) < len(known) + len(damaged):
-            for packet_id in known.keys() - listed:
+            names = set(listed)
+            for packet_id in known.keys() - names:
                 del known[packet_id]
                 changes.removed += 1
-            for packet_id in damaged.keys() - listed:
+            for packet_id in damaged.keys() - names:
                 del damaged[packet_id]
         new = packet_ids_among(unknown)
         paths = [os.path.join(folder, packet_id) for packet_id in new]
@@ -279,22 +289,37 @@ class Catalog:
         if not damaged:
             del self._damaged_records[location]
 
+    def snapshot_state(self) -> Snapshot | None:
+        """What the snapshot saves, if persistent and changed since loaded or last taken.
+
+        A copy of the catalog's tables, not of what they hold (summaries and
+        records are never modified once made): a few milliseconds for
+        100,000 packets, so it can be taken where the catalog is not being
+        refreshed and serialised anywhere later, with
+        `outpack.snapshot.snapshot_bytes`, while the catalog moves on.
+        """
+        if not self.persistent or not self._dirty:
+            return None
+        snapshot = Snapshot(
+            dict(self._all_summaries()),
+            {location: dict(records) for location, records in self._all_records().items()},
+            self._watch.state(),
+            Damage(
+                dict(self._damaged),
+                {location: dict(damaged) for location, damaged in self._damaged_records.items()},
+            ),
+        )
+        self._dirty = False
+        return snapshot
+
     def snapshot(self) -> bytes | None:
         """The serialised snapshot if persistent and changed since loaded or last taken.
 
         Write it with `outpack.snapshot.write_snapshot` (possibly in another
         thread: the bytes no longer depend on the catalog).
         """
-        if not self.persistent or not self._dirty:
-            return None
-        snapshot = Snapshot(
-            self._all_summaries(),
-            self._all_records(),
-            self._watch.state(),
-            Damage(self._damaged, self._damaged_records),
-        )
-        self._dirty = False
-        return snapshot_bytes(self.root, snapshot)
+        state = self.snapshot_state()
+        return None if state is None else snapshot_bytes(self.root, state)
 
     def save(self) -> bool:
         """Write the snapshot if persistent and changed since loaded or saved; True if written."""

@@ -107,11 +107,12 @@ class FolderWatch:
         state.settled = self.clock.passed(mtime)
         return True
 
-    def listing(self, key: str, path: str) -> set[str] | None:
+    def listing(self, key: str, path: str) -> list[str] | None:
         """The folder's entries if it may have changed since last listed, else None.
 
-        A set of raw names: callers take set differences against what they
-        know (milliseconds for 100,000 entries) and check only new names.
+        Raw names, each once, as the folder lists them: callers pick out the
+        names they do not know with one lookup each (no set of 100,000 names
+        is built for that) and check only those.
         """
         changed = self.changed(key, path)
         if changed is None:
@@ -119,9 +120,9 @@ class FolderWatch:
         if not changed:
             return None
         try:
-            return set(os.listdir(path))
+            return os.listdir(path)
         except FileNotFoundError:
-            return set()
+            return []
 
     def forget(self, keys: Iterable[str]) -> None:
         for key in keys:

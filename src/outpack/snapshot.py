@@ -19,9 +19,11 @@ packets compared with rows.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -32,6 +34,8 @@ from outpack.root import Root
 from outpack.summary import PacketSummary
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FORMAT = "outpack-python-catalog/4"
 CACHE_DIR = "cache"
@@ -122,9 +126,7 @@ def _config_fingerprint(root: Root) -> str:
     return str(hash_bytes("sha256", orjson.dumps(root.config.raw, option=orjson.OPT_SORT_KEYS)))
 
 
-def _packet_columns(summaries: dict[str, PacketSummary]) -> dict[str, list[Any]]:
-    # In id order, which makes sorting them again on load nearly free.
-    values = [summaries[packet_id] for packet_id in sorted(summaries)]
+def _packet_columns(values: list[PacketSummary]) -> dict[str, list[Any]]:
     return {
         "id": [s.id for s in values],
         "name": [s.name for s in values],
@@ -135,8 +137,7 @@ def _packet_columns(summaries: dict[str, PacketSummary]) -> dict[str, list[Any]]
     }
 
 
-def _record_columns(records: dict[str, LocationRecord]) -> dict[str, list[Any]]:
-    values = [records[packet_id] for packet_id in sorted(records)]
+def _record_columns(values: list[LocationRecord]) -> dict[str, list[Any]]:
     return {
         "packet": [r.packet for r in values],
         "time": [r.time for r in values],
@@ -145,20 +146,59 @@ def _record_columns(records: dict[str, LocationRecord]) -> dict[str, list[Any]]:
     }
 
 
-def snapshot_bytes(root: Root, snapshot: Snapshot) -> bytes:
-    """The snapshot serialised (the part that reads the catalog)."""
+# Values serialised at a time (see snapshot_bytes).
+DUMPS_SLICE = 2048
+
+
+def snapshot_bytes(root: Root, snapshot: Snapshot, *, pause: float = 0.0) -> bytes:
+    """The snapshot serialised (the part that reads the catalog).
+
+    Columns are made and serialised a slice at a time, in id order (which
+    makes sorting them again on load nearly free), with `pause` seconds of
+    sleep between slices: one `orjson.dumps` of a whole 100,000-packet root
+    holds the interpreter lock for tens of milliseconds, and the server,
+    which serialises in a background thread, lets its requests and refreshes
+    go first that way.
+    """
+    summaries, records = snapshot.summaries, snapshot.records
     document = {
-        "format": FORMAT,
-        "config": _config_fingerprint(root),
-        "packets": _packet_columns(snapshot.summaries),
-        "invalid": snapshot.invalid,
-        "damaged_records": snapshot.damaged_records,
-        "folders": snapshot.folders,
-        "records": {
-            location: _record_columns(records) for location, records in snapshot.records.items()
-        },
+        "format": orjson.dumps(FORMAT),
+        "config": orjson.dumps(_config_fingerprint(root)),
+        "packets": _columns_bytes(
+            [summaries[packet_id] for packet_id in sorted(summaries)], _packet_columns, pause
+        ),
+        "invalid": orjson.dumps(snapshot.invalid),
+        "damaged_records": orjson.dumps(snapshot.damaged_records),
+        "folders": orjson.dumps(snapshot.folders),
+        "records": _object_bytes(
+            {
+                location: _columns_bytes(
+                    [at[packet_id] for packet_id in sorted(at)], _record_columns, pause
+                )
+                for location, at in records.items()
+            }
+        ),
     }
-    return orjson.dumps(document)
+    return _object_bytes(document)
+
+
+def _columns_bytes(
+    values: list[T], columns: Callable[[list[T]], dict[str, list[Any]]], pause: float
+) -> bytes:
+    """The columns of `values` as a JSON object of arrays, made a slice at a time."""
+    parts: dict[str, list[bytes]] = {key: [] for key in columns([])}
+    for start in range(0, len(values), DUMPS_SLICE):
+        for key, column in columns(values[start : start + DUMPS_SLICE]).items():
+            parts[key].append(orjson.dumps(column)[1:-1])
+        if pause:
+            time.sleep(pause)
+    return _object_bytes({key: b"[" + b",".join(part) + b"]" for key, part in parts.items()})
+
+
+def _object_bytes(members: dict[str, bytes]) -> bytes:
+    """A JSON object of already serialised members."""
+    joined = b",".join(orjson.dumps(key) + b":" + value for key, value in members.items())
+    return b"{" + joined + b"}"
 
 
 def write_snapshot(root: Root, data: bytes) -> None:

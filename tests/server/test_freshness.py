@@ -9,12 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from outpack.packet import create_packet
 from outpack.root import Root
 from outpack.server.app import create_app
 from outpack.server.bodies import lists_dir
 from outpack.server.settings import ServerSettings
-from outpack.server.state import ServerState, SnapshotSaver
+from outpack.server.state import ServerState, SnapshotSaver, View
 from outpack.snapshot import load_snapshot
 from tests.server.conftest import AsgiClient, SampleRoot, ServerProcess, check_success
 
@@ -126,11 +128,67 @@ def test_a_state_refreshes_once_for_requests_that_noticed_together(sample: Sampl
     assert 1 <= after - before <= 2
 
 
+def test_requests_share_one_refresh_while_the_root_keeps_changing(
+    sample: SampleRoot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests that noticed a change while a refresh ran share the next refresh.
+
+    Packets keep landing (one during every refresh, after it listed the
+    folders), so each waiter would find the folders changed again once the
+    one before it had refreshed: they must not refresh one after another.
+    """
+    state = ServerState(Root.open(sample.path))
+    refresh = state._refresh
+    landed: list[str] = []
+
+    def refresh_while_landing() -> None:
+        refresh()
+        landed.append(create_packet(sample.root, "landing", {"l.txt": str(landed).encode()}))
+
+    async def scenario() -> tuple[str, list[View], int]:
+        await state.fresh()
+        monkeypatch.setattr(state, "_refresh", refresh_while_landing)
+        lock = state._lock()
+        await lock.acquire()  # as a running refresh would hold it
+        added = create_packet(sample.root, "burst", {"b.txt": b"b"})
+        waiters = [asyncio.create_task(state.fresh()) for _ in range(5)]
+        await asyncio.sleep(0)  # each notices the change and queues for the lock
+        before = state._refreshes
+        lock.release()
+        views = await asyncio.gather(*waiters)
+        return added, views, state._refreshes - before
+
+    added, views, refreshes = asyncio.run(scenario())
+    assert refreshes == 1
+    assert all(added in view.ids for view in views)
+
+
+def test_a_change_noticed_during_a_refresh_waits_for_the_next(sample: SampleRoot) -> None:
+    """Read-your-writes: a refresh that began before a request noticed a change is not enough."""
+    state = ServerState(Root.open(sample.path))
+
+    async def scenario() -> tuple[str, View]:
+        await state.fresh()
+        lock = state._lock()
+        await lock.acquire()
+        state._started += 1  # a refresh has begun and listed the folders...
+        added = create_packet(sample.root, "late", {"l.txt": b"l"})  # ...before this landed
+        waiter = asyncio.create_task(state.fresh())
+        await asyncio.sleep(0)
+        state._completed = state._started  # it completes without the packet
+        lock.release()
+        return added, await waiter
+
+    added, view = asyncio.run(scenario())
+    assert added in view.ids
+
+
 def test_no_temporary_files_are_left(sample: SampleRoot) -> None:
     client = AsgiClient(create_app(ServerSettings(root=str(sample.path), access_log=False)))
     for target in ("/metadata/list", "/packit/metadata", "/checksum"):
         _get(client, target)
-    client.app.handlers.state.background_done()  # the snapshot may still be being written
+    # The snapshot is serialised and written in the background: once it is done.
+    client.app.handlers.state.background_done()
     tmp = Path(sample.path) / ".outpack" / "tmp"
     assert not tmp.exists() or not any(tmp.iterdir())
 

@@ -9,6 +9,7 @@ directly from the files.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,14 @@ from outpack.location import LocationRecord
 from outpack.packet import create_packet
 from outpack.root import Root
 from outpack.server.app import create_app
-from outpack.server.bodies import BodyFile, BodyWriter, entry_lines, existing, lists_dir
+from outpack.server.bodies import (
+    BodyFile,
+    BodyWriter,
+    entry_lines,
+    existing,
+    lists_dir,
+    remove_retired,
+)
 from outpack.server.responses import success_body, success_body_raw
 from outpack.server.settings import ServerSettings
 from outpack.server.state import _entry_size, _MetadataCache, _MetadataEntry
@@ -141,7 +149,7 @@ def test_spliced_bodies_append_without_touching_the_file(new_root: Root) -> None
     two = one.spliced([b'{"a":4}', b"5"], "t-two.json")
     assert Path(base.path).read_bytes() == before
     assert two.path == base.path and two.count == 5
-    whole = before[: two.file_end] + two.tail
+    whole = before[: two.file_end] + two.tail.read()
     assert len(whole) == two.size
     assert orjson.loads(whole) == orjson.loads(success_body([1, 2, 3, {"a": 4}, 5]))
     assert list(entry_lines(two)) == [b"1", b"2", b"3", b'{"a":4}', b"5"]
@@ -152,9 +160,31 @@ def test_spliced_bodies_append_without_touching_the_file(new_root: Root) -> None
     # Splicing onto an empty body.
     empty = _written(new_root, "t-empty0.json", [], None)
     spliced = empty.spliced([b"7"], "t-seven.json")
-    assert orjson.loads(Path(empty.path).read_bytes()[: spliced.file_end] + spliced.tail) == (
-        orjson.loads(success_body([7]))
-    )
+    whole = Path(empty.path).read_bytes()[: spliced.file_end] + spliced.tail.read()
+    assert orjson.loads(whole) == orjson.loads(success_body([7]))
+
+
+def test_spliced_tails_live_on_disk_and_earlier_bodies_stay_whole(new_root: Root) -> None:
+    """Splices share one tail file on disk; each body sends the part written when it was made."""
+    base = _written(new_root, "t-tbase.json", [b"1"], None)
+    one = base.spliced([b"2"], "t-tone.json")
+    two = one.spliced([b"3"], "t-ttwo.json")
+    assert one.tail.path and one.tail.path == two.tail.path
+    assert list(entry_lines(one)) == [b"1", b"2"]
+    assert list(entry_lines(two)) == [b"1", b"2", b"3"]
+    # Splicing onto the older body again cannot reuse the shared file: a new tail file.
+    other = one.spliced([b"4"], "t-tother.json")
+    assert other.tail.path != two.tail.path
+    assert list(entry_lines(other)) == [b"1", b"2", b"4"]
+    assert list(entry_lines(two)) == [b"1", b"2", b"3"]
+    before = Path(base.path).read_bytes()
+    for body, expected in ((one, [1, 2]), (two, [1, 2, 3]), (other, [1, 2, 4])):
+        whole = before[: body.file_end] + body.tail.read()
+        assert len(whole) == body.size
+        assert orjson.loads(whole) == orjson.loads(success_body(expected))
+    # A tail file goes with the last body that used it.
+    remove_retired(new_root, [one, two], [other])
+    assert not os.path.exists(two.tail.path) and os.path.exists(other.tail.path)
 
 
 def test_a_spliced_list_is_sent_whole(new_root: Root) -> None:
@@ -170,6 +200,36 @@ def test_a_spliced_list_is_sent_whole(new_root: Root) -> None:
     packit = client.app.handlers.state.view.packit
     assert packit is not None and packit.tail, "the second answer was spliced"
     client.app.handlers.state.background_done()
+
+
+def test_a_packet_that_sorts_among_the_new_ones_rewrites_only_the_tail(new_root: Root) -> None:
+    """Listed while packets land, a folder may show a later packet before an earlier one.
+
+    The earlier one, found next time, sorts among the entries spliced after
+    the body's file: the lists take it in their tails, and keep their files.
+    """
+    client = AsgiClient(create_app(ServerSettings(root=str(new_root.path), access_log=False)))
+    state = client.app.handlers.state
+    create_packet(new_root, "a", {"a.txt": b"a"}, packet_id=packet_id(10, 1))
+
+    def lists() -> tuple[BodyFile, BodyFile]:
+        listed = check_success(client.get("/metadata/list").body)
+        assert listed == expected_metadata_list(new_root)
+        packit = check_success(client.get("/packit/metadata").body)
+        assert [entry["id"] for entry in packit] == expected_packit_ids(new_root)
+        assert state.view.metadata_list is not None and state.view.packit is not None
+        return state.view.metadata_list, state.view.packit
+
+    files = lists()
+    for second in (30, 40, 20, 35, 50, 21):
+        create_packet(new_root, "b", {"b.txt": b"%d" % second}, packet_id=packet_id(second, 1))
+        bodies = lists()
+        assert [body.path for body in bodies] == [body.path for body in files]
+        assert all(body.tail for body in bodies)
+    # One that sorts before the file's last entry: the lists are made anew.
+    create_packet(new_root, "c", {"c.txt": b"c"}, packet_id=packet_id(5, 1))
+    assert all(not body.tail for body in lists())
+    state.background_done()
 
 
 def test_metadata_cache_keeps_the_recently_used_within_its_budget() -> None:

@@ -281,8 +281,9 @@ async def _send_file(
             sent += len(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     if response.tail and sent == file_part:
-        await send({"type": "http.response.body", "body": response.tail, "more_body": True})
-        sent += len(response.tail)
+        for chunk in response.tail.chunks(FILE_CHUNK):
+            sent += len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
     return sent
 

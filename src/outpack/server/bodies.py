@@ -51,7 +51,7 @@ from typing import BinaryIO
 from outpack.errors import StorageError
 from outpack.fsutil import discard, link_durably, new_temp_file, storage_error, write_all
 from outpack.root import Root
-from outpack.server.responses import SUCCESS_PREFIX, SUCCESS_SUFFIX
+from outpack.server.responses import NO_TAIL, SUCCESS_PREFIX, SUCCESS_SUFFIX, Tail
 from outpack.snapshot import CACHE_DIR
 
 LISTS_DIR = "lists"
@@ -70,7 +70,11 @@ class BodyFile:
     (until it is published) the temporary file it was written to. A body with
     a `tail` is spliced: the file's entries (without its trailer), then the
     tail (newer entries and the trailer), `size` bytes in all. That is how a
-    few new entries reach a 100 MB body at once, without copying it.
+    few new entries reach a 100 MB body at once, without copying it. The
+    tail's entries are appended to a file of this process's own (see
+    `_private_dir`), never held in memory: successive splices onto one file
+    share one tail file, each sending the part of it that was written when
+    it was made.
     """
 
     path: str
@@ -78,7 +82,7 @@ class BodyFile:
     etag: bytes
     count: int
     name: str
-    tail: bytes = b""
+    tail: Tail = NO_TAIL
 
     def usable(self) -> bool:
         """Whether the file is still there (another process may have removed it since)."""
@@ -94,17 +98,60 @@ class BodyFile:
         """How much of the file the body uses."""
         return self.size - len(self.tail)
 
+    @property
+    def file_count(self) -> int:
+        """How many of the entries are in the file (the rest are in the tail)."""
+        return self.count - self.tail.entries
+
     def spliced(self, entries: list[bytes], name: str) -> BodyFile:
-        """This body with `entries` appended, in memory: the file is not touched."""
-        parts = [self.tail.removesuffix(TRAILER) if self.tail else b""]
-        count = self.count
-        for entry in entries:
-            parts += (b",\n" if count else b"\n", entry)
-            count += 1
-        tail = b"".join((*parts, TRAILER))
+        """This body with `entries` appended to its tail file: the body file is not touched."""
+        data, count = _joined(entries, self.count)
+        tail = _append_to_tail(self.tail, data, len(entries))
         # The file's trailer is left out: the tail brings its own.
         head = self.file_end if self.tail else self.entries_end
         return BodyFile(self.path, head + len(tail), etag_for(name), count, name, tail)
+
+    def file_only(self) -> BodyFile:
+        """The body without its tail: the entries in its file, to copy or splice onto.
+
+        Its tag and name are the whole body's: it is not itself sent.
+        """
+        if not self.tail:
+            return self
+        size = self.file_end + len(TRAILER)
+        return BodyFile(self.path, size, self.etag, self.file_count, self.name)
+
+
+def _joined(entries: list[bytes], count: int) -> tuple[bytes, int]:
+    """Entries with the separators that go before them, after `count` entries; the new count."""
+    parts: list[bytes] = []
+    for entry in entries:
+        parts += (b",\n" if count else b"\n", entry)
+        count += 1
+    return b"".join(parts), count
+
+
+def _append_to_tail(tail: Tail, data: bytes, entries: int) -> Tail:
+    """`tail` followed by `data`, appended to its file in place when nothing followed it there.
+
+    A body's tail is the first `size` bytes of its file, so bodies made
+    before stay whole. If the file has grown since `tail` was made (a splice
+    onto an older body), the new tail goes to a new file instead.
+    """
+    try:
+        if tail.size and os.stat(tail.path).st_size == tail.size:
+            fd, path = os.open(tail.path, os.O_WRONLY | os.O_APPEND), tail.path
+        else:
+            fd, path = tempfile.mkstemp(dir=_private_dir(), prefix="tail-")
+            if tail.size:
+                write_all(fd, _tail_entries(tail))
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise storage_error(err, "writing a list body") from err
+    return Tail(path, tail.size + len(data), TRAILER, tail.entries + entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +225,20 @@ def entry_lines(body: BodyFile) -> Iterator[bytes]:
             if line.startswith(b"]"):
                 break
             yield line.rstrip(b"\n").removesuffix(b",")
-    for line in body.tail.removesuffix(TRAILER).split(b"\n"):
-        entry = line.removesuffix(b",")
-        if entry:
-            yield entry
+    yield from tail_lines(body.tail)
+
+
+def tail_lines(tail: Tail) -> list[bytes]:
+    """The entries of a tail, without separators."""
+    lines = (line.removesuffix(b",") for line in _tail_entries(tail).split(b"\n"))
+    return [line for line in lines if line]
+
+
+def _tail_entries(tail: Tail) -> bytes:
+    if not tail.size:
+        return b""
+    with open(tail.path, "rb") as stream:
+        return stream.read(tail.size)
 
 
 _PRIVATE: list[Path] = []
@@ -236,7 +293,12 @@ class BodyWriter:
                 self._copy_range(source, len(HEADER), end)
         except OSError as err:
             raise storage_error(err, "copying a list body") from err
-        self._write(previous.tail.removesuffix(TRAILER))
+        if previous.tail.size:
+            try:
+                with open(previous.tail.path, "rb") as source:
+                    self._copy_range(source, 0, previous.tail.size)
+            except OSError as err:
+                raise storage_error(err, "copying a list body") from err
         self.count = previous.count
 
     def _copy_range(self, source: BinaryIO, start: int, end: int) -> None:
@@ -288,16 +350,24 @@ class BodyWriter:
         return body, lambda: link_durably(temp, destination)
 
 
+def _paths(folder: Path, bodies: Iterable[BodyFile | None]) -> set[str]:
+    """Every file the bodies are sent from: their files, shared names and tails."""
+    paths: set[str] = set()
+    for body in bodies:
+        if body is not None:
+            paths.update((body.path, str(folder / body.name), body.tail.path))
+    return paths
+
+
 def remove_retired(
     root: Root, retired: Iterable[BodyFile], keep: Iterable[BodyFile | None]
 ) -> None:
     """Remove bodies this process no longer uses (its own files, both names)."""
     folder = lists_dir(root)
-    kept = {body.path for body in keep if body is not None}
-    kept |= {str(folder / body.name) for body in keep if body is not None}
+    kept = _paths(folder, keep)
     for body in retired:
-        for path in (body.path, str(folder / body.name)):
-            if path not in kept:
+        for path in (body.path, str(folder / body.name), body.tail.path):
+            if path and path not in kept:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
 
@@ -305,8 +375,7 @@ def remove_retired(
 def remove_unused(root: Root, keep: Iterable[BodyFile | None]) -> None:
     """Remove body files nobody has used for an hour (never those in `keep`)."""
     folder = lists_dir(root)
-    kept = {body.path for body in keep if body is not None}
-    kept |= {str(folder / body.name) for body in keep if body is not None}
+    kept = _paths(folder, keep)
     cutoff = time.time() - UNUSED_AFTER_S
     try:
         entries = list(os.scandir(folder))

@@ -3,13 +3,17 @@
 On a root of 100,000 packets, `/metadata/list` and `/packit/metadata` are
 megabytes of JSON (about 100 MB for the Packit list when packets carry
 orderly2's `custom`). New packets nearly always sort last (ids begin with
-their creation time), so after a push the previous body file's entries are
-copied and only the newcomers are serialised onto its end, once, when the
-list is next asked for. Anything else (removals, a packet that sorts
-earlier, a record that moves a packet to an earlier location) makes a new
+their creation time), so after a push only the newcomers are serialised,
+once, when the list is next asked for, and spliced after the previous body's
+file in a tail file (see `outpack.server.bodies`); once the tail reaches
+`SPLICE_LIMIT`, a new file is written by copying the previous one's entries
+and appending the tail's. A folder listed while packets land may show a
+later packet before an earlier one: the earlier one, found on the next
+refresh, sorts among the tail's entries, and only the tail is written
+again. Anything else (removals, a packet that sorts before the file's last
+entry, a record that moves a packet to an earlier location) makes a new
 body from the catalog; for the Packit list, by merging into the previous
-file's lines rather than reading every metadata file again. See
-`outpack.server.bodies` for the files themselves.
+file's lines rather than reading every metadata file again.
 
 Both lists agree with `/checksum` on which packets exist: damaged packets
 (see `outpack.catalog`) are in none of them.
@@ -17,6 +21,7 @@ Both lists agree with `/checksum` on which packets exist: damaged packets
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 from collections.abc import Callable, Iterator
@@ -28,8 +33,17 @@ from outpack.freshness import Changes
 from outpack.fsutil import read_many
 from outpack.location import LocationRecord
 from outpack.root import Root
-from outpack.server.bodies import BodyFile, BodyWriter, entry_lines, existing, newest, touch
+from outpack.server.bodies import (
+    BodyFile,
+    BodyWriter,
+    entry_lines,
+    existing,
+    newest,
+    tail_lines,
+    touch,
+)
 
+Hasher = hashlib.blake2b
 # Entries serialised per batch when a whole list is written.
 BATCH = 4096
 # New Packit entries are sent spliced after the previous body's file (see
@@ -52,25 +66,39 @@ class MetadataList:
 
     `first` maps each packet to its record from the first location listing
     it; its insertion order is the order of the list. The file's name is a
-    hash of its entries, kept up to date as entries are appended.
+    hash of its entries, kept up to date as entries are added.
+
+    New entries are spliced after the body's file (see `bodies.BodyFile`),
+    in a tail kept in list order: one that sorts among the tail's entries
+    (a folder listed while packets land may show a later one before an
+    earlier one) has the tail written again, not the list. Only an entry
+    that sorts before the file's last, or a removal, rebuilds the list.
     """
 
     def __init__(self, root: Root) -> None:
         self.root = root
         self.first: dict[str, LocationRecord] = {}
         self._locations: list[str] = []
-        # (location position, id) of the list's last entry.
+        # (location position, id) of the list's last entry, and of the file's.
         self._last: tuple[int, str] | None = None
+        self._file_last: tuple[int, str] | None = None
         self._file: BodyFile | None = None
+        # The hash of the body's entries, and of its file's alone.
         self._hash = hashlib.blake2b(digest_size=16)
-        self._pending: list[str] = []
+        self._file_hash = self._hash.copy()
+        # Entries after the file, in list order; how many of them the body's
+        # tail holds; whether one was added among those.
+        self._tail: list[tuple[int, str]] = []
+        self._written = 0
+        self._resort = False
+        self._changed = False
         self._rebuild = True
         # Steps that make written bodies durable and shareable (see bodies.py).
         self.to_publish: list[Callable[[], object]] = []
 
     @property
     def current(self) -> BodyFile | None:
-        return None if self._rebuild or self._pending else self._file
+        return None if self._rebuild or self._changed else self._file
 
     def rebuild(self, catalog: Catalog) -> None:
         first: dict[str, LocationRecord] = {}
@@ -91,14 +119,14 @@ class MetadataList:
                 self._last = (position, added[-1])
         self.first = first
         self._rebuild = True
-        self._pending = []
+        self._tail, self._written, self._resort = [], 0, False
 
     def update(self, catalog: Catalog, changes: Changes | None) -> None:
         if changes is None or changes.removed or not self._extend(catalog, changes):
             self.rebuild(catalog)
 
     def _extend(self, catalog: Catalog, changes: Changes) -> bool:
-        """Append the new records if they all belong at the end; False if they do not."""
+        """Add the new records if they all belong after the file; False if they do not."""
         locations = catalog.location_names()
         if locations != self._locations:
             return False
@@ -106,7 +134,6 @@ class MetadataList:
         if any(location not in position for location, _ in changes.records):
             return False
         damaged = catalog.damaged_packets()
-        appended: list[str] = []
         for number, packet_id in sorted((position[loc], pid) for loc, pid in changes.records):
             earlier = locations[:number]
             if packet_id in damaged or any(
@@ -114,14 +141,34 @@ class MetadataList:
             ):
                 continue
             record = catalog.records(locations[number]).get(packet_id)
-            # A packet already listed is listed under a later location, so it
-            # fails this test too: it moves, and the list is rebuilt.
-            if record is None or (self._last is not None and (number, packet_id) <= self._last):
+            # A packet already listed is listed under a later location: it
+            # moves, and the list is rebuilt.
+            if record is None or packet_id in self.first:
+                return False
+            if not self._add((number, packet_id), record):
+                return False
+        return True
+
+    def _add(self, key: tuple[int, str], record: LocationRecord) -> bool:
+        packet_id = key[1]
+        if self._rebuild:
+            # The whole list is to be written from `first`, in its order.
+            if self._last is not None and key < self._last:
                 return False
             self.first[packet_id] = record
-            self._last = (number, packet_id)
-            appended.append(packet_id)
-        self._pending.extend(appended)
+            self._last = key
+            return True
+        if self._file_last is not None and key < self._file_last:
+            return False
+        at = bisect.bisect(self._tail, key)
+        self._tail.insert(at, key)
+        self.first[packet_id] = record
+        # Those that sort after it move behind it, so that `first` stays in list order.
+        for _, later in self._tail[at + 1 :]:
+            self.first[later] = self.first.pop(later)
+        self._resort = self._resort or at < self._written
+        self._last = self._tail[-1]
+        self._changed = True
         return True
 
     def body(self) -> BodyFile:
@@ -130,29 +177,63 @@ class MetadataList:
         if current is not None:
             return current
         if self._rebuild or self._file is None or not self._file.usable():
-            hasher = hashlib.blake2b(digest_size=16)
-            keys: list[str] = list(self.first)
-            previous = None
+            found = self._whole(None, list(self.first), hashlib.blake2b(digest_size=16))
         else:
-            hasher = self._hash.copy()
-            keys, previous = self._pending, self._file
-        entries = [_record_entry(self.first[key]) for key in keys]
-        for entry in entries:
-            hasher.update(entry + b"\n")
-        name = f"metadata-list-{hasher.hexdigest()}.json"
-        count = len(self.first)
-        found = existing(self.root, name, count)
-        if found is None:
-            with BodyWriter(self.root) as writer:
-                if previous is not None:
-                    writer.copy_entries(previous)
-                writer.add(entries)
-                found, publish = writer.finish(name)
-            self.to_publish.append(publish)
-        self._file, self._hash = found, hasher
-        self._pending = []
+            found = self._spliced(self._file)
+        self._changed = False
         self._rebuild = False
         return found
+
+    def _spliced(self, body: BodyFile) -> BodyFile:
+        """`body` with the new entries: in its tail, or in a new file once that is large."""
+        if self._resort:
+            base, keys, hasher = body.file_only(), self._tail, self._file_hash.copy()
+        else:
+            base, keys, hasher = body, self._tail[self._written :], self._hash.copy()
+        entries = _hashed([_record_entry(self.first[packet_id]) for _, packet_id in keys], hasher)
+        name = f"metadata-list-{hasher.hexdigest()}.json"
+        found = existing(self.root, name, len(self.first))
+        if found is None and len(base.tail) + sum(map(len, entries)) < SPLICE_LIMIT:
+            touch(base)
+            spliced = base.spliced(entries, name)
+            self._file, self._hash = spliced, hasher
+            self._written, self._resort = len(self._tail), False
+            return spliced
+        if found is None:
+            found = self._written_out(base, entries, name)
+        self._whole_file(found, hasher)
+        return found
+
+    def _whole(self, previous: BodyFile | None, keys: list[str], hasher: Hasher) -> BodyFile:
+        """A body of its own file: `previous`'s entries (if any), then those of `keys`."""
+        entries = _hashed([_record_entry(self.first[key]) for key in keys], hasher)
+        name = f"metadata-list-{hasher.hexdigest()}.json"
+        found = existing(self.root, name, len(self.first))
+        if found is None:
+            found = self._written_out(previous, entries, name)
+        self._whole_file(found, hasher)
+        return found
+
+    def _written_out(self, previous: BodyFile | None, entries: list[bytes], name: str) -> BodyFile:
+        with BodyWriter(self.root) as writer:
+            if previous is not None:
+                writer.copy_entries(previous)
+            writer.add(entries)
+            body, publish = writer.finish(name)
+        self.to_publish.append(publish)
+        return body
+
+    def _whole_file(self, body: BodyFile, hasher: Hasher) -> None:
+        """`body`, all in its file, is the list now."""
+        self._file, self._hash, self._file_hash = body, hasher, hasher.copy()
+        self._file_last = self._last
+        self._tail, self._written, self._resort = [], 0, False
+
+
+def _hashed(entries: list[bytes], hasher: Hasher) -> list[bytes]:
+    for entry in entries:
+        hasher.update(entry + b"\n")
+    return entries
 
 
 class PackitList:
@@ -171,7 +252,10 @@ class PackitList:
         self.root = root
         self._file: BodyFile | None = None
         self._version = -1
+        # The last id of the list, and of the part of it in the body's file
+        # (the rest is in its tail).
         self._last = ""
+        self._file_last = ""
         self.to_publish: list[Callable[[], object]] = []
 
     def body(self, catalog: Catalog) -> BodyFile:
@@ -183,6 +267,8 @@ class PackitList:
             self._file = found if found is not None else self._write(catalog, ids, name)
         self._version = catalog.version
         self._last = ids[-1] if ids else ""
+        if not self._file.tail:
+            self._file_last = self._last
         return self._file
 
     def _write(self, catalog: Catalog, ids: list[str], name: str) -> BodyFile:
@@ -196,10 +282,17 @@ class PackitList:
             previous is not None
             and changes is not None
             and not changes.removed
-            and all(packet_id > self._last for packet_id in changes.packets)
+            and all(packet_id > self._file_last for packet_id in changes.packets)
             and previous.count + len(changes.packets) == len(ids)
         ):
-            appended = list(packit_entries(catalog, sorted(changes.packets)))
+            new = sorted(changes.packets)
+            appended = list(packit_entries(catalog, new))
+            if new and new[0] < self._last:
+                # Some sort among the tail's entries (a folder listed while
+                # packets land may show a later one before an earlier one):
+                # the tail is merged with them, the file stays as it is.
+                appended = sorted([*tail_lines(previous.tail), *appended], key=_entry_id)
+                previous = previous.file_only()
             if len(previous.tail) + sum(map(len, appended)) < SPLICE_LIMIT:
                 # Marked as used, so that no process takes it as unused (bodies.py).
                 touch(previous)

@@ -49,6 +49,44 @@ class Response:
 
 
 @dataclass(frozen=True, slots=True)
+class Tail:
+    """What a spliced body sends after its file's part: the first `size` bytes of
+    the append-only file `path`, then `trailer` (see server.bodies).
+
+    Only the path and sizes are held: the bytes stay on disk, out of the heap.
+    """
+
+    path: str = ""
+    size: int = 0
+    trailer: bytes = b""
+    # How many list entries the tail holds (see server.bodies).
+    entries: int = 0
+
+    def __len__(self) -> int:
+        return self.size + len(self.trailer)
+
+    def chunks(self, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """The tail's bytes, in pieces of at most `chunk` (the trailer last)."""
+        if self.size:
+            with open(self.path, "rb") as stream:
+                left = self.size
+                while left > 0:
+                    data = stream.read(min(chunk, left))
+                    if not data:
+                        raise OSError(f"tail file {self.path} is shorter than expected")
+                    left -= len(data)
+                    yield data
+        if self.trailer:
+            yield self.trailer
+
+    def read(self) -> bytes:
+        return b"".join(self.chunks())
+
+
+NO_TAIL = Tail()
+
+
+@dataclass(frozen=True, slots=True)
 class FileResponse:
     """A stored file, sent by the server itself (zero-copy where it can).
 
@@ -60,7 +98,7 @@ class FileResponse:
     size: int
     headers: Headers = ()
     status: int = 200
-    tail: bytes = b""
+    tail: Tail = NO_TAIL
 
 
 @dataclass(frozen=True, slots=True)

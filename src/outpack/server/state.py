@@ -10,14 +10,18 @@ view, so they never see a half-built one, and a request that noticed a
 change is answered only once the folders it depends on are unchanged since
 a refresh listed them, so it always sees a push that came before it
 (read-your-writes, across workers, servers and clients writing the root
-directly). Requests that notice a change while a refresh runs wait for it
-and are then usually satisfied by it.
+directly). Refreshes are numbered as they start, and a request that noticed
+a change is satisfied by any refresh that started after it noticed: all the
+requests that noticed a change while one refresh ran share the next one
+(see `ServerState.fresh`), so however fast the root changes, none waits for
+more than the rest of the running refresh and one more.
 
 Work in the thread is serialised by one lock: refreshing, writing list
-bodies (see `outpack.server.lists`), answering `known_since`, and taking the
-catalog snapshot. What only needs to be durable, not seen, runs after it in
-one background thread, so that no request waits for an fsync: writing the
-snapshot, and publishing list bodies under their shared names. Only one
+bodies (see `outpack.server.lists`), answering `known_since`, and copying
+the catalog's tables for the snapshot. What only needs to be durable, not
+seen, runs after it in one background thread, so that no request waits for
+it: serialising and writing the snapshot, and publishing list bodies under
+their shared names. Only one
 process saves the snapshot: the one holding an advisory lock on
 `.outpack/cache/snapshot.lock` (see `SnapshotSaver`).
 """
@@ -49,22 +53,25 @@ from outpack.root import Root
 from outpack.server.bodies import BodyFile, CachedBody, remove_retired, remove_unused
 from outpack.server.lists import MetadataList, PackitList, packit_array
 from outpack.server.responses import success_body_raw
-from outpack.snapshot import CACHE_DIR, SAVE_INTERVAL_S, write_snapshot
+from outpack.snapshot import CACHE_DIR, SAVE_INTERVAL_S, snapshot_bytes, write_snapshot
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 # Metadata documents are small (kilobytes) and a read from the page cache
-# costs tens of microseconds, so only the hot ones are kept: a bigger cache
-# would fill for hours under clients reading many packets, and resident
-# memory with it.
-METADATA_CACHE_BYTES = 8 << 20
+# costs about ten microseconds, so only the hottest few hundred are kept: a
+# bigger cache would fill for hours under clients reading many packets, and
+# resident memory with it (8 MiB did, in a soak with pushes).
+METADATA_CACHE_BYTES = 1 << 20
 METADATA_CACHE_MAX_ENTRY = 1 << 20
 # Below this, collections are cheap anyway (and test processes, which build
 # many small servers, should not pay for a full collection each time).
 FREEZE_AT_PACKETS = 10_000
 SNAPSHOT_LOCK = "snapshot.lock"
+# Serialising the snapshot in the background sleeps this long after each slice
+# (see snapshot_bytes), so that requests and refreshes hardly wait for it.
+SNAPSHOT_PAUSE_S = 0.002
 # A body this process no longer serves is removed this long after.
 RETIRE_AFTER_S = 5.0
 
@@ -148,20 +155,22 @@ class SnapshotSaver:
     def take(self, catalog: Catalog, *, force: bool = False) -> Callable[[], None] | None:
         """The step that writes the snapshot, if this process saves it and it is due.
 
-        Taking it reads the catalog (call it where the catalog is not being
-        refreshed); the step itself may run anywhere, later.
+        Taking it copies the catalog's tables (milliseconds: call it where
+        the catalog is not being refreshed); the step, which serialises and
+        writes them (a large root's hundreds of milliseconds), may run
+        anywhere, later, while the catalog moves on.
         """
         now = time.monotonic()
         if not force and self._saved_at and now - self._saved_at < SAVE_INTERVAL_S:
             return None
         if not self.holder():
             return None
-        data = catalog.snapshot()
-        if data is None:
+        state = catalog.snapshot_state()
+        if state is None:
             return None
         self._saved_at = now
         root = catalog.root
-        return lambda: write_snapshot(root, data)
+        return lambda: write_snapshot(root, snapshot_bytes(root, state, pause=SNAPSHOT_PAUSE_S))
 
     def release(self) -> None:
         if self._fd is not None:
@@ -183,6 +192,9 @@ class ServerState:
         self._snapshots = SnapshotSaver(root)
         self._work: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._refreshes = 0  # how many refreshes ran (diagnostics, tests)
+        # Refreshes started for requests, and the last one completed (see `fresh`).
+        self._started = 0
+        self._completed = 0
         # The bodies last served, and those superseded since (when, body).
         self._metadata_list_served: BodyFile | None = None
         self._packit_served: BodyFile | None = None
@@ -210,19 +222,36 @@ class ServerState:
     # -- freshness ----------------------------------------------------------
 
     async def fresh(self, *, metadata: bool = True, locations: bool = True) -> View:
-        """The view, refreshed first if a folder the caller depends on may have changed."""
+        """The view, refreshed first if a folder the caller depends on may have changed.
+
+        A request that noticed a change needs a refresh that began listing
+        the folders after it noticed: its ticket is the number the next
+        refresh to start will get. Refreshes are numbered as they start (on
+        the event loop, before they list anything), one at a time, so every
+        request that noticed a change while refresh N ran is satisfied by
+        N + 1, which the first of them to get the lock starts and the others
+        share. A request never waits for more than the rest of the running
+        refresh and one more, however fast the root keeps changing.
+        """
         catalog = self._catalog
         if catalog is not None and not catalog.may_have_changed(
             metadata=metadata, locations=locations
         ):
             return self.view
+        ticket = self._started + 1
         async with self._lock():
+            if self._completed >= ticket:
+                return self.view
             # A refresh that ran meanwhile may have listed the folders as they
             # are now, with everything written before this request: if so, the
             # folders are unchanged since it, and it is enough.
             catalog = self._catalog
             if catalog is None or catalog.may_have_changed(metadata=metadata, locations=locations):
+                self._started += 1
+                number = self._started
+                # If it fails, the next waiter tries again (its ticket is not served).
                 await asyncio.to_thread(self._refresh)
+                self._completed = number
         return self.view
 
     def background_done(self) -> None:
