@@ -67,3 +67,15 @@ class Driver(Protocol):
     def push_metadata(self, packet_hash: str, data: bytes) -> None: ...
 
     def close(self) -> None: ...
+
+
+def fetch_each(
+    fetch_file: Callable[[str, Begin], None],
+    hashes: Sequence[str],
+    begin: BeginFile,
+    done: Callable[[str], None],
+) -> None:
+    """`Driver.fetch_files` one file at a time, for locations without a bulk transfer."""
+    for file_hash in hashes:
+        fetch_file(file_hash, lambda: begin(file_hash))  # noqa: B023 - called at once
+        done(file_hash)

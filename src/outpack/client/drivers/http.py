@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from outpack.client.drivers.base import Begin, BeginFile, RemoteEntry
+from outpack.client.drivers.base import Begin, BeginFile, RemoteEntry, fetch_each
 from outpack.client.drivers.session import Response, Session
 from outpack.errors import RemoteError
 from outpack.framing import FrameReader, split_all
@@ -110,9 +110,7 @@ class HttpDriver:
                 if self._bulk_files or finished or err.status not in NO_BULK:
                     raise
                 self._bulk_files = False
-        for file_hash in hashes:
-            self.fetch_file(file_hash, lambda: begin(file_hash))  # noqa: B023 - called at once
-            done(file_hash)
+        fetch_each(self.fetch_file, hashes, begin, done)
 
     def _files_at_once(
         self, hashes: list[str], begin: BeginFile, done: Callable[[str], None]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from outpack.client.archive import ArchiveFiles
-from outpack.client.drivers.base import Begin, BeginFile, RemoteEntry
+from outpack.client.drivers.base import Begin, BeginFile, RemoteEntry, fetch_each
 from outpack.errors import FileNotFoundInStoreError, PacketNotFoundError
 from outpack.hash import CHUNK_SIZE, Hash
 from outpack.location import LOCAL
@@ -52,9 +52,7 @@ class PathDriver:
     def fetch_files(
         self, hashes: Sequence[str], begin: BeginFile, done: Callable[[str], None]
     ) -> None:
-        for file_hash in hashes:
-            self.fetch_file(file_hash, lambda: begin(file_hash))  # noqa: B023 - called at once
-            done(file_hash)
+        fetch_each(self.fetch_file, hashes, begin, done)
 
     def missing_packets(self, ids: Sequence[str]) -> list[str]:
         return self.root.missing_packets(ids, unpacked=True)
