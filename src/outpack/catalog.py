@@ -29,10 +29,11 @@ import os
 from collections.abc import Collection, Iterable, Mapping
 
 from outpack.errors import OutpackError
-from outpack.freshness import LOCATIONS, METADATA, ChangeFeed, Changes, FolderWatch
+from outpack.freshness import LOCATIONS, METADATA, ChangeFeed, Changes, FolderWatch, Listing
 from outpack.fsclock import PROBE_NAME, FileSystemClock
 from outpack.fsutil import gc_paused, read_many
 from outpack.ids import packet_ids_among
+from outpack.inotify import FolderEvents
 from outpack.location import LOCAL, LocationRecord, parse_location_record
 from outpack.root import Root
 from outpack.snapshot import (
@@ -58,10 +59,12 @@ def root_clock(root: Root) -> FileSystemClock:
 
 
 class Catalog:
-    def __init__(self, root: Root, *, persistent: bool = False) -> None:
+    def __init__(self, root: Root, *, persistent: bool = False, notify: bool = False) -> None:
+        """`notify`: learn of new entries from inotify where it can (long-lived processes)."""
         self.root = root
         self.persistent = persistent
-        self._watch = FolderWatch(root_clock(root))
+        events = FolderEvents.open(root.outpack_dir) if notify else None
+        self._watch = FolderWatch(root_clock(root), events)
         self._feed = ChangeFeed()
         self._ids: list[str] = []
         self._summaries: dict[str, PacketSummary] = {}
@@ -97,6 +100,10 @@ class Catalog:
                 logger.warning(
                     "Damaged location record %s/%s left out: %s", location, packet_id, message
                 )
+
+    def close(self) -> None:
+        """Stop watching the root's folders (the catalog still answers, without refreshing)."""
+        self._watch.close()
 
     def _metadata_file(self, packet_id: str) -> str:
         return os.path.join(self.root.metadata_dir, packet_id)
@@ -197,8 +204,16 @@ class Catalog:
         self._dirty = self._dirty or bool(changes)
         return changes
 
-    def _reconcile_packets(self, listed: list[str], changes: Changes) -> None:
+    def _reconcile_packets(self, listing: Listing, changes: Changes) -> None:
         known = self._known
+        if not listing.complete:
+            # Names added since the last listing. One damaged is read again:
+            # it was rewritten, or read while its writer was still writing.
+            damaged = self._damaged
+            fresh = (name for name in listing.names if name not in known or name in damaged)
+            self._add_packets(list(dict.fromkeys(fresh)), changes)
+            return
+        listed = listing.names
         unknown = [name for name in listed if name not in known]
         # Packets are immutable and never deleted in normal use, but a root
         # edited by hand must not leave ghosts behind. Each known id still
@@ -213,7 +228,10 @@ class Catalog:
                 summaries.pop(packet_id, None)
                 self._damaged.pop(packet_id, None)
             changes.removed += len(gone)
-        new = packet_ids_among(unknown)
+        self._add_packets(unknown, changes)
+
+    def _add_packets(self, names: list[str], changes: Changes) -> None:
+        new = packet_ids_among(names)
         if not new:
             return
         self._known.update(new)
@@ -251,6 +269,7 @@ class Catalog:
                     self._damaged[packet_id] = err.message
                     continue
                 summaries[packet_id] = summary
+                self._damaged.pop(packet_id, None)
                 valid.append(packet_id)
         return valid
 
@@ -261,9 +280,14 @@ class Catalog:
             return
         known = self._all_records().setdefault(location, {})
         damaged = self._damaged_records.setdefault(location, {})
-        unknown = [name for name in listed if name not in known and name not in damaged]
-        if len(listed) - len(unknown) < len(known) + len(damaged):
-            names = set(listed)
+        if listed.complete:
+            unknown = [name for name in listed.names if name not in known and name not in damaged]
+        else:
+            # As for packets: a damaged record reported again is read again.
+            fresh = (name for name in listed.names if name not in known or name in damaged)
+            unknown = list(dict.fromkeys(fresh))
+        if listed.complete and len(listed.names) - len(unknown) < len(known) + len(damaged):
+            names = set(listed.names)
             for packet_id in known.keys() - names:
                 del known[packet_id]
                 changes.removed += 1
@@ -277,6 +301,7 @@ class Catalog:
                     if data is None:
                         raise OutpackError("record vanished while reading")
                     known[packet_id] = parse_location_record(data, f" '{location}/{packet_id}'")
+                    damaged.pop(packet_id, None)
                 except OutpackError as err:
                     logger.warning(
                         "Damaged location record %s left out: %s",

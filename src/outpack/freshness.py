@@ -13,8 +13,15 @@ Nobody tells the server; it finds out like this:
    changed so recently that a second change within the same clock tick could
    hide behind the same time; `outpack.fsclock` asks the file system itself
    when that tick is over.
-2. `Catalog.refresh` lists the folders the watch reports as changed, reads
-   only the entries it has not seen, and publishes what it found to its
+   In the server, on a local file system, the catalog's watch also hears
+   from the kernel (`outpack.inotify`): each folder is listed in full once,
+   and from then on a refresh gets only the names added since, instead of
+   listing 100,000 names to find the one that arrived. Whatever the kernel
+   cannot express that way (a removal, a lost event) makes the next refresh
+   list that folder in full again.
+2. `Catalog.refresh` lists the folders the watch reports as changed (or
+   takes the names reported added), reads only the entries it has not seen,
+   and publishes what it found to its
    `ChangeFeed` as a new version (`Changes`: new packets, new records,
    removals).
 3. Everyone who derives something from the catalog (the server's list
@@ -25,7 +32,9 @@ Nobody tells the server; it finds out like this:
 4. The server asks `Catalog.may_have_changed` (that is,
    `FolderWatch.unchanged`) on every request that depends on which packets
    exist: one `stat` per folder, compared with the state the catalog
-   recorded when it last listed them. Only when that fails does the request
+   recorded when it last listed them, or, where the kernel reports changes,
+   one look at whether it queued any event since the last refresh (it queues
+   them before the writer's system call returns). Only when that fails does the request
    wait, for a refresh that runs in a thread while other requests are served
    (see `outpack.server.state`); once the folders are unchanged since a
    refresh listed them, the request is answered. So a request that arrives
@@ -46,6 +55,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from outpack.fsclock import FileSystemClock
+from outpack.inotify import FolderEvents
 
 # How many versions of changes a feed remembers for `changes_since`.
 CHANGE_HISTORY = 64
@@ -67,8 +77,19 @@ class FolderState:
 class _Published:
     """The folders a group depends on, as the last complete refresh left them."""
 
+    keys: tuple[str, ...] = ()
     folders: tuple[tuple[str, int], ...] = ()
     settled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Names in a folder that may be new to the caller."""
+
+    names: list[str]
+    # False: only the names added since the folder was last listed, possibly
+    # repeated (from inotify). Removals show only in a complete listing.
+    complete: bool = True
 
 
 class FolderWatch:
@@ -77,10 +98,14 @@ class FolderWatch:
     Keys name folders (`metadata`, `location`, `location/<name>`,
     `files/<alg>/<xx>`); `listing` and `changed` update a folder's state,
     `unchanged` is the cheap check over a published group of folders.
+    With `events` (inotify, on a local file system) a folder is listed in
+    full once; later listings are the names the kernel reported added, and
+    the cheap check is whether any event is pending.
     """
 
-    def __init__(self, clock: FileSystemClock) -> None:
+    def __init__(self, clock: FileSystemClock, events: FolderEvents | None = None) -> None:
         self.clock = clock
+        self._events = events
         self._folders: dict[str, FolderState] = {}
         self._paths: dict[str, str] = {}
         self._published: dict[str, _Published] = {}
@@ -95,6 +120,9 @@ class FolderWatch:
         """
         state = self._folders.setdefault(key, FolderState())
         self._paths[key] = path
+        if self._events is not None and not self._events.watching(key):
+            # Before the stat: from here on, no change goes unreported.
+            self._events.watch(key, path)
         try:
             mtime = os.stat(path).st_mtime_ns
         except FileNotFoundError:
@@ -107,32 +135,44 @@ class FolderWatch:
         state.settled = self.clock.passed(mtime)
         return True
 
-    def listing(self, key: str, path: str) -> list[str] | None:
-        """The folder's entries if it may have changed since last listed, else None.
+    def listing(self, key: str, path: str) -> Listing | None:
+        """The folder's entries that may be new since it was last listed; None if none can be.
 
-        Raw names, each once, as the folder lists them: callers pick out the
-        names they do not know with one lookup each (no set of 100,000 names
-        is built for that) and check only those.
+        Raw names as the folder lists them, or only those added since (see
+        `Listing`): callers pick out the names they do not know with one
+        lookup each (no set of 100,000 names is built for that) and check
+        only those.
         """
-        changed = self.changed(key, path)
-        if changed is None:
+        events = self._events
+        if events is not None and events.watching(key):
+            if self.changed(key, path) is None:
+                return None
+            added = events.take(key)
+            if added is not None:
+                return Listing(added, complete=False) if added else None
+            # The kernel could not say everything: list in full, watching afresh.
+            events.watch(key, path)
+            return _list(path)
+        if not self.changed(key, path):
             return None
-        if not changed:
-            return None
-        try:
-            return os.listdir(path)
-        except FileNotFoundError:
-            return []
+        return _list(path)
 
     def forget(self, keys: Iterable[str]) -> None:
         for key in keys:
             self._folders.pop(key, None)
             self._paths.pop(key, None)
+            if self._events is not None:
+                self._events.forget(key)
+
+    def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
 
     # -- the cheap check --------------------------------------------------------
 
     def commit(self, group: str, keys: Iterable[str]) -> None:
         """Publish the state of `keys` as `group`, for `unchanged`, once a refresh is applied."""
+        keys = tuple(keys)
         folders = []
         settled = True
         for key in keys:
@@ -143,12 +183,21 @@ class FolderWatch:
             folders.append((self._paths[key], state.mtime_ns))
             settled = settled and state.settled
         # One assignment: a reader in another thread sees the old or the new group.
-        self._published[group] = _Published(tuple(folders), settled)
+        self._published[group] = _Published(keys, tuple(folders), settled)
 
     def unchanged(self, group: str) -> bool:
-        """True if no folder of `group` changed since the last `commit`: one stat each."""
+        """True if no folder of `group` changed since the last `commit`.
+
+        One poll of the inotify queue where every folder is watched, else
+        one stat per folder.
+        """
         published = self._published.get(group)
-        if published is None or not published.settled or not published.folders:
+        if published is None or not published.folders:
+            return False
+        events = self._events
+        if events is not None and all(map(events.watching, published.keys)):
+            return not events.pending()
+        if not published.settled:
             return False
         for path, mtime in published.folders:
             try:
@@ -168,6 +217,13 @@ class FolderWatch:
         self._folders = {
             key: FolderState(mtime, settled) for key, (mtime, settled) in folders.items()
         }
+
+
+def _list(path: str) -> Listing:
+    try:
+        return Listing(os.listdir(path))
+    except FileNotFoundError:
+        return Listing([])
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from outpack.inotify import SWITCH
 from outpack.packet import create_packet
 from outpack.root import Root
 from outpack.server.app import create_app
@@ -73,6 +74,34 @@ def test_the_snapshot_is_saved_at_shutdown(sample: SampleRoot, start_server: Sta
     snapshot = load_snapshot(sample.root)
     assert snapshot is not None
     assert sorted(snapshot.packet_ids) == sorted([*sample.ids, added])
+
+
+@pytest.mark.parametrize("inotify", ["on", "off"])
+def test_direct_writes_and_removals_are_seen_on_the_next_request(
+    sample: SampleRoot, start_server: StartServer, monkeypatch: pytest.MonkeyPatch, inotify: str
+) -> None:
+    """With inotify (local file systems) and without it (network ones), as clients expect."""
+    monkeypatch.setenv(SWITCH, inotify)
+    server = start_server(sample.path, "--workers", "2")
+
+    def listed() -> list[str]:
+        return [entry["packet"] for entry in check_success(server.get("/metadata/list").content)]
+
+    expected = list(sample.ids)
+    for number in range(4):
+        expected.append(create_packet(sample.root, "direct", {"d.txt": f"{number}".encode()}))
+        # Either worker may answer: each must have seen it.
+        assert sorted(listed()) == sorted(expected)
+        assert sorted(listed()) == sorted(expected)
+        packit = check_success(server.get("/packit/metadata").content)
+        assert sorted(entry["id"] for entry in packit) == sorted(expected)
+    gone = expected.pop(0)
+    os.unlink(sample.path / ".outpack" / "location" / "local" / gone)
+    os.unlink(sample.path / ".outpack" / "metadata" / gone)
+    assert sorted(listed()) == sorted(expected)
+    assert sorted(listed()) == sorted(expected)
+    packit = check_success(server.get("/packit/metadata").content)
+    assert sorted(entry["id"] for entry in packit) == sorted(expected)
 
 
 def _get(client: AsgiClient, target: str) -> Any:

@@ -274,7 +274,7 @@ class ServerState:
         self._refreshes += 1
         catalog = self._catalog
         if catalog is None:
-            catalog = self._catalog = Catalog(self.root, persistent=True)
+            catalog = self._catalog = Catalog(self.root, persistent=True, notify=True)
         previous = self.view.version
         catalog.refresh()
         view = self.view
@@ -317,6 +317,8 @@ class ServerState:
         # Let the background writes (snapshot, list bodies) finish.
         await asyncio.to_thread(self._background.shutdown, wait=True)
         self._snapshots.release()
+        if self._catalog is not None:
+            self._catalog.close()
 
     def _save_now(self) -> None:
         if self._catalog is not None:
